@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# cmake/run.sh — the one script behind the README's set-up commands.
+#
+#   bash cmake/run.sh demo     install what is missing, build, run the examples
+#   bash cmake/run.sh test     install what is missing, build, run every test
+#   bash cmake/run.sh --help
+#
+# Steps: (1) check the Debian packages attngan needs and install the missing
+# ones (as root: apt-get; otherwise print the sudo line and stop), (2) configure
+# into build/ (Release, Ninja when available), (3) build with one job per core,
+# (4) run ctest or the example programs.
+#
+# Environment:
+#   ATTNGAN_BUILD_DIR   build folder (default: <repo>/build)
+#   ATTNGAN_JOBS        parallel jobs for build and ctest (default: nproc)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${ATTNGAN_BUILD_DIR:-$ROOT/build}"
+JOBS="${ATTNGAN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+# Debian packages: toolchain + every library attngan, its tests, examples and
+# benchmarks use (design decision 10). Nothing else is downloaded.
+REQUIRED_PACKAGES=(g++ cmake ninja-build libeigen3-dev doctest-dev libbenchmark-dev
+                   libstb-dev nlohmann-json3-dev libcli11-dev)
+MIN_CMAKE_VERSION=3.25
+
+# What `demo` runs, in order: one entry per step, "<program> [args...]", where
+# <program> is an executable target built from examples/ (found under
+# $BUILD_DIR/examples/). Arguments are split on spaces (no quoting); steps run
+# in $BUILD_DIR. Empty until the example programs exist.
+DEMO_STEPS=()
+
+usage() {
+  cat <<'EOF'
+usage: bash cmake/run.sh <command>
+
+commands:
+  demo     check/install the Debian packages, build the example programs into
+           build/ and run them (synthetic birds data, training, generation)
+  test     check/install the Debian packages, build everything into build/ and
+           run all tests with ctest (doctest suites, must-not-compile checks,
+           find_package/add_subdirectory consumer checks)
+  --help   this text
+
+environment:
+  ATTNGAN_BUILD_DIR   build folder (default: build/ in the repository)
+  ATTNGAN_JOBS        parallel jobs (default: number of cores, from nproc)
+
+Packages checked: g++ cmake ninja-build libeigen3-dev doctest-dev
+libbenchmark-dev libstb-dev nlohmann-json3-dev libcli11-dev. Run as root to
+have missing ones installed with apt-get; otherwise the sudo command is printed.
+EOF
+}
+
+heading() { printf '\n==> %s\n' "$*"; }
+
+check_packages() {
+  heading "Checking Debian packages"
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "dpkg-query not found (not a Debian/Ubuntu system?): skipping the check."
+    echo "attngan needs: ${REQUIRED_PACKAGES[*]} (or their equivalents)."
+    return 0
+  fi
+  local missing=() pkg status
+  for pkg in "${REQUIRED_PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    if [[ "$status" != "install ok installed" ]]; then
+      missing+=("$pkg")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "all present: ${REQUIRED_PACKAGES[*]}"
+    return 0
+  fi
+  echo "missing: ${missing[*]}"
+  if [[ "$(id -u)" -eq 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+  else
+    echo
+    echo "Install them first (needs root), then run this script again:"
+    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
+  fi
+}
+
+check_cmake_version() {
+  local have
+  have="$(cmake --version | sed -n 's/^cmake version \([0-9][0-9.]*\).*/\1/p')"
+  if [[ -z "$have" ]] || [[ "$(printf '%s\n%s\n' "$MIN_CMAKE_VERSION" "$have" | sort -V | head -n1)" != "$MIN_CMAKE_VERSION" ]]; then
+    echo "attngan needs CMake >= $MIN_CMAKE_VERSION; found '${have:-none}'." >&2
+    echo "Debian 12 (bookworm) and Ubuntu 24.04 ship a recent enough cmake." >&2
+    exit 1
+  fi
+}
+
+configure() {
+  heading "Configuring into $BUILD_DIR"
+  check_cmake_version
+  local args=(-S "$ROOT" -B "$BUILD_DIR" -DATTNGAN_BUILD_TESTS=ON -DATTNGAN_BUILD_EXAMPLES=ON)
+  if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
+    # First configure: choose generator and build type. Later runs keep
+    # whatever the folder was configured with.
+    if command -v ninja >/dev/null 2>&1; then
+      args+=(-G Ninja)
+    fi
+    args+=(-DCMAKE_BUILD_TYPE=Release)
+  fi
+  cmake "${args[@]}"
+}
+
+build() {
+  heading "Building ($JOBS jobs)${*:+: $*}"
+  if (($# > 0)); then
+    cmake --build "$BUILD_DIR" -j "$JOBS" --target "$@"
+  else
+    cmake --build "$BUILD_DIR" -j "$JOBS"
+  fi
+}
+
+run_tests() {
+  configure
+  build
+  heading "Running tests"
+  local rc=0
+  ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" || rc=$?
+  if ((rc == 0)); then
+    heading "All tests passed (${SECONDS}s)"
+  else
+    heading "Tests FAILED (ctest exit status $rc)"
+  fi
+  return "$rc"
+}
+
+run_demo() {
+  configure
+  if ((${#DEMO_STEPS[@]} == 0)); then
+    heading "No example programs yet"
+    echo "examples/ has no demo programs yet; nothing to run. Try: bash cmake/run.sh test"
+    return 0
+  fi
+  local targets=() step words
+  for step in "${DEMO_STEPS[@]}"; do
+    read -r -a words <<<"$step"
+    targets+=("${words[0]}")
+  done
+  build "${targets[@]}"
+  cd "$BUILD_DIR"
+  for step in "${DEMO_STEPS[@]}"; do
+    read -r -a words <<<"$step"
+    heading "Running ${words[*]}"
+    "$BUILD_DIR/examples/${words[0]}" "${words[@]:1}"
+  done
+  heading "Demo finished (${SECONDS}s)"
+}
+
+main() {
+  if (($# != 1)); then
+    usage >&2
+    exit 2
+  fi
+  case "$1" in
+    -h|--help|help) usage ;;
+    test) check_packages; run_tests ;;
+    demo) check_packages; run_demo ;;
+    *) echo "unknown command: $1" >&2; usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,471 @@
+// attngan/autodiff/expression.hpp — fused elementwise expressions and their backward.
+//
+// Arithmetic on vars does not compute anything: it builds an expression tree
+// (leaf, scalar, unary, binary, where) whose type records the whole
+// computation. Materialising the tree (assigning it to a var, or reducing it)
+// lowers it to an *evaluator*: the same tree with raw pointers and broadcast
+// strides in place of nodes, trivially copyable, handed by value to the
+// backend's one generic elementwise kernel. So `tanh(a * b + c) * sigmoid(d) - a`
+// is one pass over memory and one allocation.
+//
+// Backward is fused the same way. Each functor knows its partial derivatives
+// (functors.hpp); per element the evaluator runs forward once, caching each
+// node's operands in registers, then walks the tree back, multiplying adjoints
+// by the local derivatives, and writes d loss / d leaf for every leaf at once.
+// Leaves with the output's shape receive their gradient in that single pass;
+// a broadcast leaf (per channel (1, C, 1, 1), per sample (B, 1, 1, 1), ...)
+// receives it through one reduction that evaluates the same per-element
+// backward. No intermediate of the expression is ever stored.
+//
+// Expression objects own shared references to the nodes they read, so none
+// can dangle; they are move-only and consumed by the operator that uses them,
+// which turns "kept an expression in an `auto` and used it twice" into a
+// compile error with a message (see var.hpp).
+#pragma once
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "attngan/autodiff/functors.hpp"
+#include "attngan/autodiff/tape.hpp"
+#include "attngan/backend/primitives.hpp"
+#include "attngan/core/shape.hpp"
+#include "attngan/core/tensor.hpp"
+
+namespace attngan {
+
+// ============================================================== expressions
+
+/// Base of every expression node type; `expression<E>` tests for it.
+struct expression_base {
+  expression_base() = default;
+  expression_base(const expression_base&) = delete;
+  expression_base& operator=(const expression_base&) = delete;
+  expression_base(expression_base&&) = default;
+  expression_base& operator=(expression_base&&) = default;
+};
+
+template <class E>
+concept expression = std::is_base_of_v<expression_base, std::remove_cvref_t<E>>;
+
+/// Reads a var's value.
+template <real T, backend B>
+struct leaf_expr : expression_base {
+  using scalar_type = T;
+  using backend_type = B;
+  detail::node_ptr<T, B> node;
+  explicit leaf_expr(detail::node_ptr<T, B> n) : node(std::move(n)) {}
+  [[nodiscard]] shape result_shape() const { return node->value.shape(); }
+};
+
+/// A constant; broadcasts to any shape. Its backend is "any" (void).
+template <real T>
+struct scalar_expr : expression_base {
+  using scalar_type = T;
+  using backend_type = void;
+  T value;
+  explicit scalar_expr(T v) : value(v) {}
+  [[nodiscard]] shape result_shape() const { return shape(); }
+};
+
+template <class Op, class A>
+struct unary_expr : expression_base {
+  using scalar_type = typename A::scalar_type;
+  using backend_type = typename A::backend_type;
+  Op op;
+  A a;
+  unary_expr(Op o, A&& x) : op(o), a(std::move(x)) {}
+  [[nodiscard]] shape result_shape() const { return a.result_shape(); }
+};
+
+namespace detail {
+template <class X, class Y>
+using common_backend_t = std::conditional_t<std::is_void_v<X>, Y, X>;
+}
+
+template <class Op, class A, class Bx>
+struct binary_expr : expression_base {
+  using scalar_type = typename A::scalar_type;
+  using backend_type = detail::common_backend_t<typename A::backend_type, typename Bx::backend_type>;
+  Op op;
+  A a;
+  Bx b;
+  binary_expr(Op o, A&& x, Bx&& y) : op(o), a(std::move(x)), b(std::move(y)) {}
+  [[nodiscard]] shape result_shape() const { return broadcast_shapes(a.result_shape(), b.result_shape(), Op::name); }
+};
+
+/// where(c, a, b): a where c != 0, else b. No gradient flows into c.
+template <class C, class A, class Bx>
+struct where_expr : expression_base {
+  using scalar_type = typename A::scalar_type;
+  using backend_type = detail::common_backend_t<
+      typename C::backend_type, detail::common_backend_t<typename A::backend_type, typename Bx::backend_type>>;
+  C c;
+  A a;
+  Bx b;
+  where_expr(C&& cond, A&& x, Bx&& y) : c(std::move(cond)), a(std::move(x)), b(std::move(y)) {}
+  [[nodiscard]] shape result_shape() const {
+    return broadcast_shapes(c.result_shape(), broadcast_shapes(a.result_shape(), b.result_shape(), "where"),
+                            "where");
+  }
+};
+
+// =============================================================== evaluators
+
+/// Reads a tensor of shape `src` at the flat index of a larger broadcast index
+/// space `out`: idx = Σ ((i / div_k) mod mod_k) · stride_k over the axes that
+/// are not broadcast (neighbouring such axes merged). `terms < 0` means the
+/// shapes are equal and idx = i.
+template <class T>
+struct broadcast_reader {
+  const T* p = nullptr;
+  int terms = -1;
+  index_t div[4]{}, mod[4]{}, stride[4]{};
+
+  ATTNGAN_HD index_t index(index_t i) const {
+    if (terms < 0) return i;
+    index_t idx = 0;
+    for (int k = 0; k < terms; ++k) idx += (i / div[k]) % mod[k] * stride[k];
+    return idx;
+  }
+  ATTNGAN_HD T operator()(index_t i) const { return p[index(i)]; }
+
+  static broadcast_reader make(const T* data, const shape& src, const shape& out) {
+    broadcast_reader r;
+    r.p = data;
+    if (src.numel() == out.numel()) return r;  // same shape (broadcast-compatible and same size)
+    auto sp = src.padded(), op = out.padded();
+    index_t out_stride[4], src_stride[4];
+    out_stride[3] = src_stride[3] = 1;
+    for (int k = 2; k >= 0; --k) {
+      out_stride[k] = out_stride[k + 1] * op[std::size_t(k + 1)];
+      src_stride[k] = src_stride[k + 1] * sp[std::size_t(k + 1)];
+    }
+    r.terms = 0;
+    bool previous_kept = false;
+    for (int k = 0; k < 4; ++k) {
+      bool kept = sp[std::size_t(k)] != 1;
+      if (kept && previous_kept) {  // merge with the axis before: contiguous in both
+        int t = r.terms - 1;
+        r.mod[t] *= op[std::size_t(k)];
+        r.div[t] = out_stride[k];
+        r.stride[t] = src_stride[k];
+      } else if (kept) {
+        r.div[r.terms] = out_stride[k];
+        r.mod[r.terms] = op[std::size_t(k)];
+        r.stride[r.terms] = src_stride[k];
+        ++r.terms;
+      }
+      previous_kept = kept;
+    }
+    return r;
+  }
+};
+
+namespace detail {
+struct empty_cache {};
+}
+
+template <class T, int Slot>
+struct leaf_eval {
+  using value_type = T;
+  using cache = detail::empty_cache;
+  broadcast_reader<T> read;
+  ATTNGAN_HD T eval(index_t i, cache&) const { return read(i); }
+  ATTNGAN_HD void back(const cache&, T adj, T* local) const { local[Slot] += adj; }
+};
+
+template <class T>
+struct scalar_eval {
+  using value_type = T;
+  using cache = detail::empty_cache;
+  T value;
+  ATTNGAN_HD T eval(index_t, cache&) const { return value; }
+  ATTNGAN_HD void back(const cache&, T, T*) const {}
+};
+
+template <class Op, class A>
+struct unary_eval {
+  using value_type = typename A::value_type;
+  using T = value_type;
+  struct cache {
+    typename A::cache a;
+    T x, y;
+  };
+  Op op;
+  A a;
+  ATTNGAN_HD T eval(index_t i, cache& c) const {
+    c.x = a.eval(i, c.a);
+    c.y = op(c.x);
+    return c.y;
+  }
+  ATTNGAN_HD void back(const cache& c, T adj, T* local) const { a.back(c.a, adj * op.d(c.x, c.y), local); }
+};
+
+template <class Op, class A, class Bx>
+struct binary_eval {
+  using value_type = typename A::value_type;
+  using T = value_type;
+  struct cache {
+    typename A::cache a;
+    typename Bx::cache b;
+    T x, z, y;
+  };
+  Op op;
+  A a;
+  Bx b;
+  ATTNGAN_HD T eval(index_t i, cache& c) const {
+    c.x = a.eval(i, c.a);
+    c.z = b.eval(i, c.b);
+    c.y = op(c.x, c.z);
+    return c.y;
+  }
+  ATTNGAN_HD void back(const cache& c, T adj, T* local) const {
+    a.back(c.a, adj * op.da(c.x, c.z, c.y), local);
+    b.back(c.b, adj * op.db(c.x, c.z, c.y), local);
+  }
+};
+
+template <class C, class A, class Bx>
+struct where_eval {
+  using value_type = typename A::value_type;
+  using T = value_type;
+  struct cache {
+    typename A::cache a;
+    typename Bx::cache b;
+    bool take_a;
+  };
+  C c;
+  A a;
+  Bx b;
+  ATTNGAN_HD T eval(index_t i, cache& k) const {
+    typename C::cache kc;
+    k.take_a = c.eval(i, kc) != T(0);
+    T x = a.eval(i, k.a), z = b.eval(i, k.b);
+    return k.take_a ? x : z;
+  }
+  ATTNGAN_HD void back(const cache& k, T adj, T* local) const {
+    a.back(k.a, k.take_a ? adj : T(0), local);
+    b.back(k.b, k.take_a ? T(0) : adj, local);
+  }
+};
+
+// ================================================================= lowering
+// lowering<E, Base>: the evaluator type of E whose leaves take the slots
+// Base, Base+1, ... (left to right); `next` is the first slot after them.
+// make() fills the evaluator and appends each leaf's node to `inputs`.
+
+template <class E, int Base>
+struct lowering;
+
+template <real T, backend B, int Base>
+struct lowering<leaf_expr<T, B>, Base> {
+  using type = leaf_eval<T, Base>;
+  static constexpr int next = Base + 1;
+  template <class Inputs>
+  static type make(const leaf_expr<T, B>& e, const shape& out, Inputs& inputs) {
+    inputs.push_back(e.node);
+    return type{broadcast_reader<T>::make(e.node->value.data(), e.node->value.shape(), out)};
+  }
+};
+
+template <real T, int Base>
+struct lowering<scalar_expr<T>, Base> {
+  using type = scalar_eval<T>;
+  static constexpr int next = Base;
+  template <class Inputs>
+  static type make(const scalar_expr<T>& e, const shape&, Inputs&) {
+    return type{e.value};
+  }
+};
+
+template <class Op, class A, int Base>
+struct lowering<unary_expr<Op, A>, Base> {
+  using la = lowering<A, Base>;
+  using type = unary_eval<Op, typename la::type>;
+  static constexpr int next = la::next;
+  template <class Inputs>
+  static type make(const unary_expr<Op, A>& e, const shape& out, Inputs& inputs) {
+    return type{e.op, la::make(e.a, out, inputs)};
+  }
+};
+
+template <class Op, class A, class Bx, int Base>
+struct lowering<binary_expr<Op, A, Bx>, Base> {
+  using la = lowering<A, Base>;
+  using lb = lowering<Bx, la::next>;
+  using type = binary_eval<Op, typename la::type, typename lb::type>;
+  static constexpr int next = lb::next;
+  template <class Inputs>
+  static type make(const binary_expr<Op, A, Bx>& e, const shape& out, Inputs& inputs) {
+    auto ea = la::make(e.a, out, inputs);
+    return type{e.op, ea, lb::make(e.b, out, inputs)};
+  }
+};
+
+template <class C, class A, class Bx, int Base>
+struct lowering<where_expr<C, A, Bx>, Base> {
+  using lc = lowering<C, Base>;
+  using la = lowering<A, lc::next>;
+  using lb = lowering<Bx, la::next>;
+  using type = where_eval<typename lc::type, typename la::type, typename lb::type>;
+  static constexpr int next = lb::next;
+  template <class Inputs>
+  static type make(const where_expr<C, A, Bx>& e, const shape& out, Inputs& inputs) {
+    auto ec = lc::make(e.c, out, inputs);
+    auto ea = la::make(e.a, out, inputs);
+    return type{ec, ea, lb::make(e.b, out, inputs)};
+  }
+};
+
+// ================================================================== kernels
+
+namespace detail {
+
+template <class T, class Ev>
+struct assign_kernel {  // out[i] = expression(i)
+  Ev ev;
+  T* out;
+  ATTNGAN_HD void operator()(index_t i) const {
+    typename Ev::cache c;
+    out[i] = ev.eval(i, c);
+  }
+};
+
+template <class T, class Ev>
+struct value_reader {  // expression(i), for fused reductions
+  Ev ev;
+  ATTNGAN_HD T operator()(index_t i) const {
+    typename Ev::cache c;
+    return ev.eval(i, c);
+  }
+};
+
+/// One fused backward pass: for each i, the adjoint alpha·g(i) is pushed
+/// through the expression and every leaf slot j with grads[j] != null
+/// receives its contribution at i (those leaves have the index space's shape).
+template <class T, class Ev, int K>
+struct backward_kernel {
+  Ev ev;
+  broadcast_reader<T> adjoint;
+  T alpha;
+  T* grads[K];
+  ATTNGAN_HD void operator()(index_t i) const {
+    typename Ev::cache c;
+    ev.eval(i, c);
+    T local[K] = {};
+    ev.back(c, alpha * adjoint(i), local);
+    for (int j = 0; j < K; ++j)
+      if (grads[j]) grads[j][i] += local[j];
+  }
+};
+
+/// The contribution of one leaf slot at i, for broadcast leaves whose
+/// gradient is a reduction over the broadcast axes.
+template <class T, class Ev, int K>
+struct backward_slot_reader {
+  Ev ev;
+  broadcast_reader<T> adjoint;
+  T alpha;
+  int slot;
+  ATTNGAN_HD T operator()(index_t i) const {
+    typename Ev::cache c;
+    ev.eval(i, c);
+    T local[K] = {};
+    ev.back(c, alpha * adjoint(i), local);
+    return local[slot];
+  }
+};
+
+/// Backward of an expression evaluated over `space`, given the gradient
+/// `g` laid out as `g_shape` (equal to space, or space with reduced axes of
+/// extent 1), scaled by alpha.
+template <real T, backend B, int K, class Ev>
+void expression_backward(const Ev& ev, const shape& space, const T* g, const shape& g_shape, T alpha,
+                         const std::vector<node_ptr<T, B>>& inputs, const std::vector<char>& wants) {
+  if constexpr (K > 0) {
+    const auto adjoint = broadcast_reader<T>::make(g, g_shape, space);
+    backward_kernel<T, Ev, K> full{ev, adjoint, alpha, {}};
+    bool any_full = false;
+    for (int j = 0; j < K; ++j) {
+      full.grads[j] = nullptr;
+      if (!wants[std::size_t(j)]) continue;
+      if (inputs[std::size_t(j)]->value.shape().numel() == space.numel()) {
+        full.grads[j] = inputs[std::size_t(j)]->grad_buffer();
+        any_full = true;
+      }
+    }
+    if (any_full) primitives::for_each_index<B>(space.numel(), full);
+    for (int j = 0; j < K; ++j) {
+      const auto& in = inputs[std::size_t(j)];
+      if (!wants[std::size_t(j)] || in->value.shape().numel() == space.numel()) continue;
+      auto plan = primitives::make_reduce_plan(space, in->value.shape(), in->op);
+      primitives::reduce_sum<B>(in->grad_buffer(), plan, backward_slot_reader<T, Ev, K>{ev, adjoint, alpha, j},
+                                T(1), true);
+    }
+  }
+}
+
+template <real T, backend B, class Ev, int K>
+struct elementwise_node : node<T, B> {
+  Ev ev;
+  explicit elementwise_node(const Ev& e) : ev(e) {}
+  void backward(const std::vector<char>& wants) override {
+    expression_backward<T, B, K>(ev, this->value.shape(), this->grad.data(), this->value.shape(), T(1),
+                                 this->inputs, wants);
+  }
+};
+
+template <real T, backend B, class Ev, int K>
+struct reduction_node : node<T, B> {
+  Ev ev;
+  shape space, kept;  // the expression's shape; the result with reduced axes as 1
+  T alpha;
+  reduction_node(const Ev& e, const shape& s, const shape& k, T a) : ev(e), space(s), kept(k), alpha(a) {}
+  void backward(const std::vector<char>& wants) override {
+    expression_backward<T, B, K>(ev, space, this->grad.data(), kept, alpha, this->inputs, wants);
+  }
+};
+
+/// Evaluates an expression into a new node (one kernel, one allocation).
+template <expression E>
+auto materialise(const E& e) {
+  using T = typename E::scalar_type;
+  using B = typename E::backend_type;
+  using L = lowering<E, 0>;
+  constexpr int K = L::next;
+  const shape out = e.result_shape();
+  std::vector<node_ptr<T, B>> inputs;
+  inputs.reserve(std::size_t(K));
+  auto ev = L::make(e, out, inputs);
+  tensor<T, B> value(out);
+  primitives::for_each_index<B>(out.numel(), assign_kernel<T, decltype(ev)>{ev, value.data()});
+  return make_result<elementwise_node<T, B, decltype(ev), K>>(std::move(value), std::move(inputs), "elementwise",
+                                                              ev);
+}
+
+/// Sums an expression over the axes where `kept` has extent 1, scaled by
+/// alpha (1 for sum, 1/count for mean), into a tensor of shape `result`
+/// (kept itself, or kept without the reduced axes).
+template <expression E>
+auto materialise_reduction(const E& e, const shape& kept, const shape& result, typename E::scalar_type alpha,
+                           const char* op) {
+  using T = typename E::scalar_type;
+  using B = typename E::backend_type;
+  using L = lowering<E, 0>;
+  constexpr int K = L::next;
+  const shape space = e.result_shape();
+  std::vector<node_ptr<T, B>> inputs;
+  inputs.reserve(std::size_t(K));
+  auto ev = L::make(e, space, inputs);
+  tensor<T, B> value(result);
+  primitives::reduce_sum<B>(value.data(), primitives::make_reduce_plan(space, kept, op),
+                            value_reader<T, decltype(ev)>{ev}, alpha, false);
+  return make_result<reduction_node<T, B, decltype(ev), K>>(std::move(value), std::move(inputs), op, ev, space,
+                                                            kept, alpha);
+}
+
+}  // namespace detail
+}  // namespace attngan

@@ -1,0 +1,63 @@
+// attngan/backend/cpu/cpu.hpp — the CPU backend type.
+//
+// `attngan::cpu` is the host backend: memory from 64-byte aligned system
+// allocations behind a caching allocator, copies by memcpy, compute through
+// OpenMP loops (elementwise, reductions) and Eigen (GEMM), both using every
+// core OpenMP is given (OMP_NUM_THREADS).
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "attngan/core/allocator.hpp"
+#include "attngan/core/backend.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace attngan {
+
+namespace detail {
+struct host_system_allocator {
+  static constexpr std::size_t alignment = 64;
+  static void* allocate(std::size_t bytes) {
+    std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
+    void* p = std::aligned_alloc(alignment, rounded);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  static void deallocate(void* p, std::size_t) noexcept { std::free(p); }
+};
+}  // namespace detail
+
+struct cpu {
+  static constexpr const char* name = "cpu";
+  static constexpr bool is_host = true;
+
+  /// The process-wide caching allocator of host memory. Never destroyed, so
+  /// tensors with static storage duration may outlive every other object.
+  static caching_allocator<detail::host_system_allocator>& allocator() {
+    static auto* instance = new caching_allocator<detail::host_system_allocator>();
+    return *instance;
+  }
+
+  static void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+  static void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+  static void copy_within(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+  static void synchronize() {}
+
+  /// Threads the parallel loops use.
+  static int threads() {
+#if defined(_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+  }
+};
+
+static_assert(backend<cpu>);
+
+}  // namespace attngan
