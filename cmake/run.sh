@@ -28,8 +28,8 @@ MIN_CMAKE_VERSION=3.25
 # What `demo` runs, in order: one entry per step, "<program> [args...]", where
 # <program> is an executable target built from examples/ (found under
 # $BUILD_DIR/examples/). Arguments are split on spaces (no quoting); steps run
-# in $BUILD_DIR. Empty until the example programs exist.
-DEMO_STEPS=()
+# in $BUILD_DIR. Until the AttnGAN programs exist the demo runs the library examples.
+DEMO_STEPS=("01_tensor_expressions" "02_autodiff_regression")
 
 usage() {
   cat <<'EOF'

@@ -20,14 +20,16 @@ TEST_CASE("a six-operation expression runs as one pass with one allocation") {
   CHECK(launches() - before == 1);
   CHECK(alloc.stats().requests == 1);
 
-  // and it computes the same as the chain evaluated op by op
+  // and it computes the same as the chain evaluated op by op (up to the
+  // compiler contracting a * b + c into one FMA in the fused loop: an
+  // intermediate rounding fewer, a difference of an ulp or two)
   vf t1 = a * b;
   vf t2 = t1 + c;
   vf t3 = tanh(t2);
   vf t4 = sigmoid(d);
   vf t5 = t3 * t4;
   vf t6 = t5 - a;
-  CHECK(max_abs_diff(y.value().to_vector(), t6.value().to_vector()) == 0.0);
+  CHECK(max_abs_diff(y.value().to_vector(), t6.value().to_vector()) <= 1e-6);
 }
 
 TEST_CASE("its backward is one pass for same-shape leaves plus one reduction per broadcast leaf") {

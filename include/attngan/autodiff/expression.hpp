@@ -113,6 +113,16 @@ struct where_expr : expression_base {
 };
 
 // =============================================================== evaluators
+// An evaluator is the expression tree with the leaves replaced by slot
+// numbers: it holds functors and constants only. Values come from an
+// *access* object that maps (slot, index) to a value:
+//   flat_access   index = flat position in the broadcast index space; each
+//                 slot maps it through a broadcast_reader (divisions per
+//                 element) — used on the GPU, one thread per element;
+//   chunk_access  index = position inside a contiguous chunk; each slot is a
+//                 plain pointer (into the operand, or into a small buffer
+//                 holding a broadcast value) — used on the CPU, where the
+//                 chunk loop then vectorises.
 
 /// Reads a tensor of shape `src` at the flat index of a larger broadcast index
 /// space `out`: idx = Σ ((i / div_k) mod mod_k) · stride_k over the axes that
@@ -164,16 +174,109 @@ struct broadcast_reader {
   }
 };
 
+/// N value sources over one broadcast index space: how each maps flat
+/// indices, and the length of the runs in which every source is either
+/// contiguous (varying) or constant. Kernels carry it by value.
+template <class T, int N>
+struct source_table {
+  static constexpr int size = N > 0 ? N : 1;
+  broadcast_reader<T> reader[size];
+  bool varying[size]{};
+  index_t run = 1;
+
+  /// Sets the sources (shapes broadcast to `space`) and computes `run`.
+  void plan(const T* const* data, const shape* shapes, const shape& space) {
+    auto sp = space.padded();
+    bool known = false;
+    for (int s = 0; s < N; ++s) reader[s] = broadcast_reader<T>::make(data[s], shapes[s], space);
+    for (int k = 3; k >= 0; --k) {
+      if (sp[std::size_t(k)] == 1) continue;
+      bool same = true;
+      for (int s = 0; s < N; ++s) {
+        bool kept = shapes[s].padded()[std::size_t(k)] != 1;
+        if (!known) varying[s] = kept;
+        else if (kept != varying[s]) same = false;
+      }
+      if (known && !same) break;
+      known = true;
+      run *= sp[std::size_t(k)];
+    }
+  }
+};
+
+template <class T, int N>
+struct flat_access {
+  const source_table<T, N>* table;
+  ATTNGAN_HD T get(int slot, index_t i) const { return table->reader[slot](i); }
+};
+
+template <class T, int N>
+struct chunk_access {
+  const T* p[source_table<T, N>::size];
+  T get(int slot, index_t j) const { return p[slot][j]; }
+};
+
 namespace detail {
-struct empty_cache {};
+
+inline constexpr index_t chunk_length = 256;
+
+/// Host loop over the flat range [begin, end) in chunks that never cross a
+/// run: for each chunk, body(access, first_index, length) with every source
+/// readable as access.p[s][0 .. length).
+template <class T, int N, class Body>
+void for_each_chunk(const source_table<T, N>& table, index_t begin, index_t end, Body&& body) {
+  constexpr int S = source_table<T, N>::size;
+  alignas(64) T constant[S][chunk_length];
+  index_t filled_at[S];
+  for (int s = 0; s < S; ++s) filled_at[s] = -1;
+  chunk_access<T, N> acc{};
+  index_t i = begin;
+  while (i < end) {
+    const index_t run_end = (i / table.run + 1) * table.run;
+    const index_t stop = run_end < end ? run_end : end;
+    const index_t len = stop - i < chunk_length ? stop - i : chunk_length;
+    for (int s = 0; s < N; ++s) {
+      const index_t at = table.reader[s].index(i);
+      if (table.varying[s]) {
+        acc.p[s] = table.reader[s].p + at;
+      } else {
+        if (filled_at[s] != at) {  // a new broadcast value: refill its buffer
+          const T v = table.reader[s].p[at];
+          for (index_t j = 0; j < chunk_length; ++j) constant[s][j] = v;
+          filled_at[s] = at;
+        }
+        acc.p[s] = constant[s];
+      }
+    }
+    body(acc, i, len);
+    i += len;
+  }
 }
+
+/// Sum of v[0 .. n) in double with eight independent partial sums, so the
+/// additions pipeline.
+template <class T>
+double sum_in_double(const T* v, index_t n) {
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  index_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int u = 0; u < 8; ++u) part[u] += double(v[j + u]);
+  for (; j < n; ++j) part[0] += double(v[j]);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+struct empty_cache {};
+
+}  // namespace detail
 
 template <class T, int Slot>
 struct leaf_eval {
   using value_type = T;
   using cache = detail::empty_cache;
-  broadcast_reader<T> read;
-  ATTNGAN_HD T eval(index_t i, cache&) const { return read(i); }
+  template <class Access>
+  ATTNGAN_HD T eval(const Access& a, index_t i, cache&) const {
+    return a.get(Slot, i);
+  }
   ATTNGAN_HD void back(const cache&, T adj, T* local) const { local[Slot] += adj; }
 };
 
@@ -182,7 +285,10 @@ struct scalar_eval {
   using value_type = T;
   using cache = detail::empty_cache;
   T value;
-  ATTNGAN_HD T eval(index_t, cache&) const { return value; }
+  template <class Access>
+  ATTNGAN_HD T eval(const Access&, index_t, cache&) const {
+    return value;
+  }
   ATTNGAN_HD void back(const cache&, T, T*) const {}
 };
 
@@ -196,8 +302,9 @@ struct unary_eval {
   };
   Op op;
   A a;
-  ATTNGAN_HD T eval(index_t i, cache& c) const {
-    c.x = a.eval(i, c.a);
+  template <class Access>
+  ATTNGAN_HD T eval(const Access& acc, index_t i, cache& c) const {
+    c.x = a.eval(acc, i, c.a);
     c.y = op(c.x);
     return c.y;
   }
@@ -216,9 +323,10 @@ struct binary_eval {
   Op op;
   A a;
   Bx b;
-  ATTNGAN_HD T eval(index_t i, cache& c) const {
-    c.x = a.eval(i, c.a);
-    c.z = b.eval(i, c.b);
+  template <class Access>
+  ATTNGAN_HD T eval(const Access& acc, index_t i, cache& c) const {
+    c.x = a.eval(acc, i, c.a);
+    c.z = b.eval(acc, i, c.b);
     c.y = op(c.x, c.z);
     return c.y;
   }
@@ -240,10 +348,11 @@ struct where_eval {
   C c;
   A a;
   Bx b;
-  ATTNGAN_HD T eval(index_t i, cache& k) const {
+  template <class Access>
+  ATTNGAN_HD T eval(const Access& acc, index_t i, cache& k) const {
     typename C::cache kc;
-    k.take_a = c.eval(i, kc) != T(0);
-    T x = a.eval(i, k.a), z = b.eval(i, k.b);
+    k.take_a = c.eval(acc, i, kc) != T(0);
+    T x = a.eval(acc, i, k.a), z = b.eval(acc, i, k.b);
     return k.take_a ? x : z;
   }
   ATTNGAN_HD void back(const cache& k, T adj, T* local) const {
@@ -255,7 +364,8 @@ struct where_eval {
 // ================================================================= lowering
 // lowering<E, Base>: the evaluator type of E whose leaves take the slots
 // Base, Base+1, ... (left to right); `next` is the first slot after them.
-// make() fills the evaluator and appends each leaf's node to `inputs`.
+// make() builds the evaluator and appends each leaf's node to `inputs`, in
+// slot order.
 
 template <class E, int Base>
 struct lowering;
@@ -265,9 +375,9 @@ struct lowering<leaf_expr<T, B>, Base> {
   using type = leaf_eval<T, Base>;
   static constexpr int next = Base + 1;
   template <class Inputs>
-  static type make(const leaf_expr<T, B>& e, const shape& out, Inputs& inputs) {
+  static type make(const leaf_expr<T, B>& e, Inputs& inputs) {
     inputs.push_back(e.node);
-    return type{broadcast_reader<T>::make(e.node->value.data(), e.node->value.shape(), out)};
+    return type{};
   }
 };
 
@@ -276,7 +386,7 @@ struct lowering<scalar_expr<T>, Base> {
   using type = scalar_eval<T>;
   static constexpr int next = Base;
   template <class Inputs>
-  static type make(const scalar_expr<T>& e, const shape&, Inputs&) {
+  static type make(const scalar_expr<T>& e, Inputs&) {
     return type{e.value};
   }
 };
@@ -287,8 +397,8 @@ struct lowering<unary_expr<Op, A>, Base> {
   using type = unary_eval<Op, typename la::type>;
   static constexpr int next = la::next;
   template <class Inputs>
-  static type make(const unary_expr<Op, A>& e, const shape& out, Inputs& inputs) {
-    return type{e.op, la::make(e.a, out, inputs)};
+  static type make(const unary_expr<Op, A>& e, Inputs& inputs) {
+    return type{e.op, la::make(e.a, inputs)};
   }
 };
 
@@ -299,9 +409,9 @@ struct lowering<binary_expr<Op, A, Bx>, Base> {
   using type = binary_eval<Op, typename la::type, typename lb::type>;
   static constexpr int next = lb::next;
   template <class Inputs>
-  static type make(const binary_expr<Op, A, Bx>& e, const shape& out, Inputs& inputs) {
-    auto ea = la::make(e.a, out, inputs);
-    return type{e.op, ea, lb::make(e.b, out, inputs)};
+  static type make(const binary_expr<Op, A, Bx>& e, Inputs& inputs) {
+    auto ea = la::make(e.a, inputs);
+    return type{e.op, ea, lb::make(e.b, inputs)};
   }
 };
 
@@ -313,52 +423,137 @@ struct lowering<where_expr<C, A, Bx>, Base> {
   using type = where_eval<typename lc::type, typename la::type, typename lb::type>;
   static constexpr int next = lb::next;
   template <class Inputs>
-  static type make(const where_expr<C, A, Bx>& e, const shape& out, Inputs& inputs) {
-    auto ec = lc::make(e.c, out, inputs);
-    auto ea = la::make(e.a, out, inputs);
-    return type{ec, ea, lb::make(e.b, out, inputs)};
+  static type make(const where_expr<C, A, Bx>& e, Inputs& inputs) {
+    auto ec = lc::make(e.c, inputs);
+    auto ea = la::make(e.a, inputs);
+    return type{ec, ea, lb::make(e.b, inputs)};
   }
 };
 
 // ================================================================== kernels
+// Each kernel offers the two interfaces the backends choose from:
+// operator()(i) for one element (GPU) and range(begin, end) / sum_range
+// (CPU, chunked and vectorised).
 
 namespace detail {
 
-template <class T, class Ev>
+/// The sources of an expression over `space`: its leaves' values (slots
+/// 0..K-1) and, for backward kernels, the incoming gradient (slot K).
+template <real T, backend B, int N>
+source_table<T, N> make_sources(const std::vector<node_ptr<T, B>>& inputs, const shape& space,
+                                const T* extra = nullptr, const shape* extra_shape = nullptr) {
+  const T* data[source_table<T, N>::size] = {};
+  shape shapes[source_table<T, N>::size];
+  const int leaves = int(inputs.size());
+  for (int s = 0; s < N && s < leaves; ++s) {
+    data[s] = inputs[std::size_t(s)]->value.data();
+    shapes[s] = inputs[std::size_t(s)]->value.shape();
+  }
+  if (extra && leaves < N) {
+    data[leaves] = extra;
+    shapes[leaves] = *extra_shape;
+  }
+  source_table<T, N> t;
+  t.plan(data, shapes, space);
+  return t;
+}
+
+template <class T, class Ev, int K>
 struct assign_kernel {  // out[i] = expression(i)
   Ev ev;
+  source_table<T, K> sources;
   T* out;
   ATTNGAN_HD void operator()(index_t i) const {
     typename Ev::cache c;
-    out[i] = ev.eval(i, c);
+    out[i] = ev.eval(flat_access<T, K>{&sources}, i, c);
+  }
+  // The loops below work on local copies of the evaluator and the pointers:
+  // a store through `o` could otherwise alias a float inside the kernel
+  // object (a functor's parameter), which forces reloads and defeats
+  // vectorisation.
+  void range(index_t begin, index_t end) const {
+    for_each_chunk(sources, begin, end, [&](const chunk_access<T, K>& chunk, index_t at, index_t len) {
+      const Ev e = ev;
+      const chunk_access<T, K> acc = chunk;
+      T* o = out + at;
+      for (index_t j = 0; j < len; ++j) {
+        typename Ev::cache c;
+        o[j] = e.eval(acc, j, c);
+      }
+    });
   }
 };
 
-template <class T, class Ev>
+template <class T, class Ev, int K>
 struct value_reader {  // expression(i), for fused reductions
   Ev ev;
+  source_table<T, K> sources;
   ATTNGAN_HD T operator()(index_t i) const {
     typename Ev::cache c;
-    return ev.eval(i, c);
+    return ev.eval(flat_access<T, K>{&sources}, i, c);
+  }
+  double sum_range(index_t begin, index_t len) const {
+    double total = 0;
+    for_each_chunk(sources, begin, begin + len, [&](const chunk_access<T, K>& chunk, index_t, index_t n) {
+      const Ev e = ev;
+      const chunk_access<T, K> acc = chunk;
+      alignas(64) T v[chunk_length];
+      for (index_t j = 0; j < n; ++j) {
+        typename Ev::cache c;
+        v[j] = e.eval(acc, j, c);
+      }
+      total += sum_in_double(v, n);
+    });
+    return total;
   }
 };
 
-/// One fused backward pass: for each i, the adjoint alpha·g(i) is pushed
-/// through the expression and every leaf slot j with grads[j] != null
-/// receives its contribution at i (those leaves have the index space's shape).
+/// Pushes the adjoint alpha·g through the expression at one element; the
+/// leaves' contributions land in local[0 .. K).
+template <class T, class Ev, int K, class Access>
+ATTNGAN_HD ATTNGAN_ALWAYS_INLINE void backprop_element(const Ev& ev, const Access& acc, index_t i, T alpha,
+                                                       T* local) {
+  typename Ev::cache c;
+  ev.eval(acc, i, c);
+  for (int j = 0; j < K; ++j) local[j] = T(0);
+  ev.back(c, alpha * acc.get(K, i), local);
+}
+
+/// One fused backward pass: every leaf slot j with grads[j] != null (those
+/// leaves have the index space's shape) receives its contribution.
 template <class T, class Ev, int K>
 struct backward_kernel {
   Ev ev;
-  broadcast_reader<T> adjoint;
+  source_table<T, K + 1> sources;  // leaves, then the incoming gradient
   T alpha;
   T* grads[K];
   ATTNGAN_HD void operator()(index_t i) const {
-    typename Ev::cache c;
-    ev.eval(i, c);
-    T local[K] = {};
-    ev.back(c, alpha * adjoint(i), local);
+    T local[K];
+    backprop_element<T, Ev, K>(ev, flat_access<T, K + 1>{&sources}, i, alpha, local);
     for (int j = 0; j < K; ++j)
       if (grads[j]) grads[j][i] += local[j];
+  }
+  // Host: per chunk, the contributions go to local buffers first (a loop
+  // free of aliasing questions, so it vectorises), then are added to each
+  // wanted gradient.
+  void range(index_t begin, index_t end) const {
+    for_each_chunk(sources, begin, end, [&](const chunk_access<T, K + 1>& chunk, index_t at, index_t len) {
+      const Ev ev_local = ev;
+      const chunk_access<T, K + 1> acc = chunk;
+      const T a = alpha;
+      alignas(64) T contribution[K][chunk_length];
+      for (index_t e = 0; e < len; ++e) {
+        T local[K];
+        backprop_element<T, Ev, K>(ev_local, acc, e, a, local);
+        for (int j = 0; j < K; ++j) contribution[j][e] = local[j];
+      }
+      for (int j = 0; j < K; ++j) {
+        if (!grads[j]) continue;
+        T* g = grads[j] + at;
+        const T* c = contribution[j];
+        for (index_t e = 0; e < len; ++e) g[e] += c[e];
+      }
+    });
   }
 };
 
@@ -367,15 +562,30 @@ struct backward_kernel {
 template <class T, class Ev, int K>
 struct backward_slot_reader {
   Ev ev;
-  broadcast_reader<T> adjoint;
+  source_table<T, K + 1> sources;
   T alpha;
   int slot;
   ATTNGAN_HD T operator()(index_t i) const {
-    typename Ev::cache c;
-    ev.eval(i, c);
-    T local[K] = {};
-    ev.back(c, alpha * adjoint(i), local);
+    T local[K];
+    backprop_element<T, Ev, K>(ev, flat_access<T, K + 1>{&sources}, i, alpha, local);
     return local[slot];
+  }
+  double sum_range(index_t begin, index_t len) const {
+    double total = 0;
+    for_each_chunk(sources, begin, begin + len, [&](const chunk_access<T, K + 1>& chunk, index_t, index_t n) {
+      const Ev ev_local = ev;
+      const chunk_access<T, K + 1> acc = chunk;
+      const T a = alpha;
+      const int k = slot;
+      alignas(64) T v[chunk_length];
+      for (index_t e = 0; e < n; ++e) {
+        T local[K];
+        backprop_element<T, Ev, K>(ev_local, acc, e, a, local);
+        v[e] = local[k];
+      }
+      total += sum_in_double(v, n);
+    });
+    return total;
   }
 };
 
@@ -386,8 +596,8 @@ template <real T, backend B, int K, class Ev>
 void expression_backward(const Ev& ev, const shape& space, const T* g, const shape& g_shape, T alpha,
                          const std::vector<node_ptr<T, B>>& inputs, const std::vector<char>& wants) {
   if constexpr (K > 0) {
-    const auto adjoint = broadcast_reader<T>::make(g, g_shape, space);
-    backward_kernel<T, Ev, K> full{ev, adjoint, alpha, {}};
+    const auto sources = make_sources<T, B, K + 1>(inputs, space, g, &g_shape);
+    backward_kernel<T, Ev, K> full{ev, sources, alpha, {}};
     bool any_full = false;
     for (int j = 0; j < K; ++j) {
       full.grads[j] = nullptr;
@@ -402,7 +612,7 @@ void expression_backward(const Ev& ev, const shape& space, const T* g, const sha
       const auto& in = inputs[std::size_t(j)];
       if (!wants[std::size_t(j)] || in->value.shape().numel() == space.numel()) continue;
       auto plan = primitives::make_reduce_plan(space, in->value.shape(), in->op);
-      primitives::reduce_sum<B>(in->grad_buffer(), plan, backward_slot_reader<T, Ev, K>{ev, adjoint, alpha, j},
+      primitives::reduce_sum<B>(in->grad_buffer(), plan, backward_slot_reader<T, Ev, K>{ev, sources, alpha, j},
                                 T(1), true);
     }
   }
@@ -439,9 +649,10 @@ auto materialise(const E& e) {
   const shape out = e.result_shape();
   std::vector<node_ptr<T, B>> inputs;
   inputs.reserve(std::size_t(K));
-  auto ev = L::make(e, out, inputs);
+  auto ev = L::make(e, inputs);
   tensor<T, B> value(out);
-  primitives::for_each_index<B>(out.numel(), assign_kernel<T, decltype(ev)>{ev, value.data()});
+  primitives::for_each_index<B>(
+      out.numel(), assign_kernel<T, decltype(ev), K>{ev, make_sources<T, B, K>(inputs, out), value.data()});
   return make_result<elementwise_node<T, B, decltype(ev), K>>(std::move(value), std::move(inputs), "elementwise",
                                                               ev);
 }
@@ -459,10 +670,11 @@ auto materialise_reduction(const E& e, const shape& kept, const shape& result, t
   const shape space = e.result_shape();
   std::vector<node_ptr<T, B>> inputs;
   inputs.reserve(std::size_t(K));
-  auto ev = L::make(e, space, inputs);
+  auto ev = L::make(e, inputs);
   tensor<T, B> value(result);
   primitives::reduce_sum<B>(value.data(), primitives::make_reduce_plan(space, kept, op),
-                            value_reader<T, decltype(ev)>{ev}, alpha, false);
+                            value_reader<T, decltype(ev), K>{ev, make_sources<T, B, K>(inputs, space)}, alpha,
+                            false);
   return make_result<reduction_node<T, B, decltype(ev), K>>(std::move(value), std::move(inputs), op, ev, space,
                                                             kept, alpha);
 }

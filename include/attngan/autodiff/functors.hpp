@@ -12,25 +12,11 @@
 // abs'(0) = 0, and for min/max a tie splits the gradient in half.
 #pragma once
 
-#include <cmath>
-
 #include "attngan/core/config.hpp"
+#include "attngan/core/math.hpp"
 
 namespace attngan::fn {
 
-// The math used by functors, in one place so the device build can map it.
-namespace math {
-ATTNGAN_HD inline float exp(float x) { return ::expf(x); }
-ATTNGAN_HD inline double exp(double x) { return ::exp(x); }
-ATTNGAN_HD inline float log(float x) { return ::logf(x); }
-ATTNGAN_HD inline double log(double x) { return ::log(x); }
-ATTNGAN_HD inline float tanh(float x) { return ::tanhf(x); }
-ATTNGAN_HD inline double tanh(double x) { return ::tanh(x); }
-ATTNGAN_HD inline float sqrt(float x) { return ::sqrtf(x); }
-ATTNGAN_HD inline double sqrt(double x) { return ::sqrt(x); }
-ATTNGAN_HD inline float abs(float x) { return ::fabsf(x); }
-ATTNGAN_HD inline double abs(double x) { return ::fabs(x); }
-}  // namespace math
 
 // ----------------------------------------------------------------- binary ops
 struct add {
@@ -110,14 +96,11 @@ struct log {
   template <class T> ATTNGAN_HD T d(T x, T) const { return T(1) / x; }
 };
 
-// σ(x) = 1 / (1 + e^{-x}), evaluated without overflow for large |x|; σ' = y(1-y)
+// σ(x) = 1 / (1 + e^{-x}); for x → −∞, e^{-x} = +∞ gives exactly 0, and the
+// relative error stays that of exp. σ' = y(1-y)
 struct sigmoid {
   static constexpr const char* name = "sigmoid";
-  template <class T> ATTNGAN_HD T operator()(T x) const {
-    if (x >= T(0)) return T(1) / (T(1) + math::exp(-x));
-    T e = math::exp(x);
-    return e / (T(1) + e);
-  }
+  template <class T> ATTNGAN_HD T operator()(T x) const { return T(1) / (T(1) + math::exp(-x)); }
   template <class T> ATTNGAN_HD T d(T, T y) const { return y * (T(1) - y); }
 };
 

@@ -33,9 +33,44 @@ inline std::atomic<std::uint64_t>& launch_count() {
 
 inline void count_launch() { launch_count().fetch_add(1, std::memory_order_relaxed); }
 
-template <class Backend> struct elementwise_impl;  // backend/<name>/elementwise
-template <class Backend> struct reduce_impl;       // backend/<name>/reduce
-template <class Backend> struct gemm_impl;         // backend/<name>/gemm
+template <class Backend>
+inline constexpr bool always_false = false;
+
+// The primary templates only exist to say, at compile time, which header a
+// backend is missing; each backend specialises them.
+template <class Backend>
+struct elementwise_impl {  // backend/<name>/elementwise
+  template <class... Args>
+  static void for_each_index(Args&&...) {
+    static_assert(always_false<Backend>,
+                  "attngan: this backend has no elementwise primitive; include "
+                  "attngan/attngan.hpp (cpu) or attngan/cuda.hpp (cuda), or specialise "
+                  "attngan::primitives::elementwise_impl for it");
+  }
+};
+template <class Backend>
+struct reduce_impl {  // backend/<name>/reduce
+  template <class... Args>
+  static void reduce_sum(Args&&...) {
+    static_assert(always_false<Backend>,
+                  "attngan: this backend has no reduction primitive; include "
+                  "attngan/attngan.hpp (cpu) or attngan/cuda.hpp (cuda), or specialise "
+                  "attngan::primitives::reduce_impl for it");
+  }
+};
+template <class Backend>
+struct gemm_impl {  // backend/<name>/gemm
+  template <class... Args>
+  static void gemm(Args&&...) {
+    static_assert(always_false<Backend>,
+                  "attngan: this backend has no GEMM primitive; include attngan/attngan.hpp (cpu) or "
+                  "attngan/cuda.hpp (cuda), or specialise attngan::primitives::gemm_impl for it");
+  }
+  template <class... Args>
+  static void gemm_batched(Args&&... args) {
+    gemm(args...);
+  }
+};
 
 // ---------------------------------------------------------------------------
 // elementwise

@@ -1,8 +1,10 @@
 // attngan/backend/cpu/elementwise.hpp — for_each_index on the CPU.
 //
-// One OpenMP loop over [0, n) with a static schedule; below `serial_below`
-// elements the loop stays on the calling thread, where starting a team costs
-// more than the work.
+// [0, n) is split into one contiguous range per OpenMP thread. Evaluators
+// that offer `range(begin, end)` (the fused expression kernels) run their own
+// chunked, vectorisable loop over it; others are called per index. Below
+// `serial_below` elements everything stays on the calling thread, where
+// starting a team costs more than the work.
 #pragma once
 
 #include "attngan/backend/cpu/cpu.hpp"
@@ -15,13 +17,33 @@ struct elementwise_impl<cpu> {
   static constexpr index_t serial_below = 16384;
 
   template <class Evaluator>
-  static void for_each_index(index_t n, Evaluator ev) {
-    if (n < serial_below || cpu::threads() == 1) {
-      for (index_t i = 0; i < n; ++i) ev(i);
+  static void run(const Evaluator& ev, index_t begin, index_t end) {
+    if constexpr (requires { ev.range(begin, end); }) {
+      ev.range(begin, end);
+    } else {
+      for (index_t i = begin; i < end; ++i) ev(i);
+    }
+  }
+
+  template <class Evaluator>
+  static void for_each_index(index_t n, const Evaluator& ev) {
+    const int threads = cpu::threads();
+    if (n < serial_below || threads == 1) {
+      run(ev, 0, n);
       return;
     }
-#pragma omp parallel for schedule(static)
-    for (index_t i = 0; i < n; ++i) ev(i);
+#pragma omp parallel num_threads(threads)
+    {
+#if defined(_OPENMP)
+      const index_t t = omp_get_thread_num(), count = omp_get_num_threads();
+#else
+      const index_t t = 0, count = 1;
+#endif
+      // contiguous ranges, multiples of 64 elements so threads share no cache line
+      const index_t per = ((n + count - 1) / count + 63) / 64 * 64;
+      const index_t begin = t * per < n ? t * per : n, end = begin + per < n ? begin + per : n;
+      run(ev, begin, end);
+    }
   }
 };
 

@@ -6,7 +6,8 @@
 // innermost reduced run is split into chunks of at most `chunk` elements.
 // Work is then parallel over outputs when there are enough of them, otherwise
 // over the chunks of each output with per-thread partial sums. Accumulation is
-// in double.
+// in double. Evaluators that offer `sum_range(begin, length)` (the fused
+// expression kernels) sum contiguous runs themselves, vectorised.
 #pragma once
 
 #include <algorithm>
@@ -91,6 +92,9 @@ struct reduce_impl<cpu> {
     }
     index_t begin = c * chunk, end = std::min(l.inner, begin + chunk);
     double acc = 0;
+    if constexpr (requires { ev.sum_range(offset, end); }) {
+      if (l.inner_stride == 1) return ev.sum_range(offset + begin, end - begin);  // chunked, vectorised
+    }
     if (l.inner_stride == 1) {
       for (index_t t = begin; t < end; ++t) acc += double(ev(offset + t));
     } else {
