@@ -50,14 +50,39 @@ struct expression_base {
 template <class E>
 concept expression = std::is_base_of_v<expression_base, std::remove_cvref_t<E>>;
 
-/// Reads a var's value.
+/// Which elements of a node's value a leaf reads: `extents` with element
+/// `strides` (right-aligned to rank 4, like shape::padded) starting at
+/// `offset`. The default is the whole value, contiguous; narrow() makes
+/// others (a channel slice of an NCHW tensor, for GLU).
+struct strided_view {
+  shape extents;
+  std::array<index_t, 4> strides{0, 0, 0, 1};
+  index_t offset = 0;
+
+  static strided_view whole(const shape& s) {
+    strided_view v;
+    v.extents = s;
+    auto p = s.padded();
+    v.strides[3] = 1;
+    for (int k = 2; k >= 0; --k) v.strides[std::size_t(k)] = v.strides[std::size_t(k + 1)] * p[std::size_t(k + 1)];
+    return v;
+  }
+  /// True when the view is all of a contiguous value of `n` elements.
+  [[nodiscard]] bool is_whole(index_t n) const {
+    return offset == 0 && extents.numel() == n && strides == whole(extents).strides;
+  }
+};
+
+/// Reads a var's value, or a strided view of it.
 template <real T, backend B>
 struct leaf_expr : expression_base {
   using scalar_type = T;
   using backend_type = B;
   detail::node_ptr<T, B> node;
-  explicit leaf_expr(detail::node_ptr<T, B> n) : node(std::move(n)) {}
-  [[nodiscard]] shape result_shape() const { return node->value.shape(); }
+  strided_view view;
+  explicit leaf_expr(detail::node_ptr<T, B> n) : node(std::move(n)), view(strided_view::whole(node->value.shape())) {}
+  leaf_expr(detail::node_ptr<T, B> n, const strided_view& v) : node(std::move(n)), view(v) {}
+  [[nodiscard]] shape result_shape() const { return view.extents; }
 };
 
 /// A constant; broadcasts to any shape. Its backend is "any" (void).
@@ -142,30 +167,31 @@ struct broadcast_reader {
   }
   ATTNGAN_HD T operator()(index_t i) const { return p[index(i)]; }
 
-  static broadcast_reader make(const T* data, const shape& src, const shape& out) {
+  /// Reads `v` (a view of the memory at `data`) over the index space `out`,
+  /// to which v.extents broadcast.
+  static broadcast_reader make(const T* data, const strided_view& v, const shape& out) {
     broadcast_reader r;
-    r.p = data;
-    if (src.numel() == out.numel()) return r;  // same shape (broadcast-compatible and same size)
-    auto sp = src.padded(), op = out.padded();
-    index_t out_stride[4], src_stride[4];
-    out_stride[3] = src_stride[3] = 1;
-    for (int k = 2; k >= 0; --k) {
-      out_stride[k] = out_stride[k + 1] * op[std::size_t(k + 1)];
-      src_stride[k] = src_stride[k + 1] * sp[std::size_t(k + 1)];
-    }
+    r.p = data + v.offset;
+    if (v.extents.numel() == out.numel() && v.strides == strided_view::whole(v.extents).strides)
+      return r;  // same extents, contiguous: idx = i
+    auto sp = v.extents.padded(), op = out.padded();
+    index_t out_stride[4];
+    out_stride[3] = 1;
+    for (int k = 2; k >= 0; --k) out_stride[k] = out_stride[k + 1] * op[std::size_t(k + 1)];
     r.terms = 0;
     bool previous_kept = false;
     for (int k = 0; k < 4; ++k) {
-      bool kept = sp[std::size_t(k)] != 1;
-      if (kept && previous_kept) {  // merge with the axis before: contiguous in both
-        int t = r.terms - 1;
-        r.mod[t] *= op[std::size_t(k)];
+      const std::size_t K = std::size_t(k);
+      bool kept = sp[K] != 1;
+      if (kept && previous_kept && r.stride[r.terms - 1] == v.strides[K] * sp[K]) {
+        int t = r.terms - 1;  // contiguous with the axis before in both: merge
+        r.mod[t] *= op[K];
         r.div[t] = out_stride[k];
-        r.stride[t] = src_stride[k];
+        r.stride[t] = v.strides[K];
       } else if (kept) {
         r.div[r.terms] = out_stride[k];
-        r.mod[r.terms] = op[std::size_t(k)];
-        r.stride[r.terms] = src_stride[k];
+        r.mod[r.terms] = op[K];
+        r.stride[r.terms] = v.strides[K];
         ++r.terms;
       }
       previous_kept = kept;
@@ -184,22 +210,32 @@ struct source_table {
   bool varying[size]{};
   index_t run = 1;
 
-  /// Sets the sources (shapes broadcast to `space`) and computes `run`.
-  void plan(const T* const* data, const shape* shapes, const shape& space) {
+  /// Sets the sources (views broadcast to `space`) and computes `run`: the
+  /// innermost axes over which every source is either broadcast (constant)
+  /// or kept and contiguous.
+  void plan(const T* const* data, const strided_view* views, const shape& space) {
     auto sp = space.padded();
     bool known = false;
-    for (int s = 0; s < N; ++s) reader[s] = broadcast_reader<T>::make(data[s], shapes[s], space);
+    for (int s = 0; s < N; ++s) reader[s] = broadcast_reader<T>::make(data[s], views[s], space);
     for (int k = 3; k >= 0; --k) {
-      if (sp[std::size_t(k)] == 1) continue;
-      bool same = true;
+      const std::size_t K = std::size_t(k);
+      if (sp[K] == 1) continue;
+      bool fits = true;
       for (int s = 0; s < N; ++s) {
-        bool kept = shapes[s].padded()[std::size_t(k)] != 1;
+        bool kept = views[s].extents.padded()[K] != 1;
+        if (known && kept != varying[s]) fits = false;
+        if (kept && views[s].strides[K] != run) fits = false;  // not contiguous with the run so far
         if (!known) varying[s] = kept;
-        else if (kept != varying[s]) same = false;
       }
-      if (known && !same) break;
+      if (!fits) {
+        if (!known) {  // even the innermost axis is strided: element-wise runs
+          for (int s = 0; s < N; ++s) varying[s] = views[s].extents.padded()[K] != 1;
+          run = 1;
+        }
+        break;
+      }
       known = true;
-      run *= sp[std::size_t(k)];
+      run *= sp[K];
     }
   }
 };
@@ -376,7 +412,7 @@ struct lowering<leaf_expr<T, B>, Base> {
   static constexpr int next = Base + 1;
   template <class Inputs>
   static type make(const leaf_expr<T, B>& e, Inputs& inputs) {
-    inputs.push_back(e.node);
+    inputs.add(e.node, e.view);
     return type{};
   }
 };
@@ -437,24 +473,36 @@ struct lowering<where_expr<C, A, Bx>, Base> {
 
 namespace detail {
 
-/// The sources of an expression over `space`: its leaves' values (slots
+/// The leaves of an expression in slot order: their nodes (kept alive by the
+/// result's node) and the view each reads.
+template <real T, backend B>
+struct leaf_list {
+  std::vector<node_ptr<T, B>> nodes;
+  std::vector<strided_view> views;
+  void add(const node_ptr<T, B>& n, const strided_view& v) {
+    nodes.push_back(n);
+    views.push_back(v);
+  }
+};
+
+/// The sources of an expression over `space`: its leaves' views (slots
 /// 0..K-1) and, for backward kernels, the incoming gradient (slot K).
 template <real T, backend B, int N>
-source_table<T, N> make_sources(const std::vector<node_ptr<T, B>>& inputs, const shape& space,
-                                const T* extra = nullptr, const shape* extra_shape = nullptr) {
+source_table<T, N> make_sources(const leaf_list<T, B>& leaves, const shape& space, const T* extra = nullptr,
+                                const shape* extra_shape = nullptr) {
   const T* data[source_table<T, N>::size] = {};
-  shape shapes[source_table<T, N>::size];
-  const int leaves = int(inputs.size());
-  for (int s = 0; s < N && s < leaves; ++s) {
-    data[s] = inputs[std::size_t(s)]->value.data();
-    shapes[s] = inputs[std::size_t(s)]->value.shape();
+  strided_view views[source_table<T, N>::size];
+  const int count = int(leaves.nodes.size());
+  for (int s = 0; s < N && s < count; ++s) {
+    data[s] = leaves.nodes[std::size_t(s)]->value.data();
+    views[s] = leaves.views[std::size_t(s)];
   }
-  if (extra && leaves < N) {
-    data[leaves] = extra;
-    shapes[leaves] = *extra_shape;
+  if (extra && count < N) {
+    data[count] = extra;
+    views[count] = strided_view::whole(*extra_shape);
   }
   source_table<T, N> t;
-  t.plan(data, shapes, space);
+  t.plan(data, views, space);
   return t;
 }
 
@@ -520,7 +568,9 @@ ATTNGAN_HD ATTNGAN_ALWAYS_INLINE void backprop_element(const Ev& ev, const Acces
 }
 
 /// One fused backward pass: every leaf slot j with grads[j] != null (those
-/// leaves have the index space's shape) receives its contribution.
+/// leaves are not broadcast: their view has the index space's extents)
+/// receives its contribution, at the same place of its gradient as the view
+/// reads in its value (grads[j] points at the view's offset).
 template <class T, class Ev, int K>
 struct backward_kernel {
   Ev ev;
@@ -531,7 +581,7 @@ struct backward_kernel {
     T local[K];
     backprop_element<T, Ev, K>(ev, flat_access<T, K + 1>{&sources}, i, alpha, local);
     for (int j = 0; j < K; ++j)
-      if (grads[j]) grads[j][i] += local[j];
+      if (grads[j]) grads[j][sources.reader[j].index(i)] += local[j];
   }
   // Host: per chunk, the contributions go to local buffers first (a loop
   // free of aliasing questions, so it vectorises), then are added to each
@@ -549,7 +599,7 @@ struct backward_kernel {
       }
       for (int j = 0; j < K; ++j) {
         if (!grads[j]) continue;
-        T* g = grads[j] + at;
+        T* g = grads[j] + sources.reader[j].index(at);  // contiguous within the chunk
         const T* c = contribution[j];
         for (index_t e = 0; e < len; ++e) g[e] += c[e];
       }
@@ -589,31 +639,50 @@ struct backward_slot_reader {
   }
 };
 
+/// grad[offset + Σ coordinate_k · stride_k] += src[i] for the contiguous
+/// src of shape `v.extents`: scatters a reduced gradient into a strided view.
+template <class T>
+struct strided_add_kernel {
+  T* grad;                    // at the view's offset
+  const T* src;
+  broadcast_reader<T> where;  // maps src's flat index to the view's position
+  ATTNGAN_HD void operator()(index_t i) const { grad[where.index(i)] += src[i]; }
+};
+
 /// Backward of an expression evaluated over `space`, given the gradient
 /// `g` laid out as `g_shape` (equal to space, or space with reduced axes of
 /// extent 1), scaled by alpha.
 template <real T, backend B, int K, class Ev>
 void expression_backward(const Ev& ev, const shape& space, const T* g, const shape& g_shape, T alpha,
-                         const std::vector<node_ptr<T, B>>& inputs, const std::vector<char>& wants) {
+                         const leaf_list<T, B>& leaves, const std::vector<char>& wants) {
   if constexpr (K > 0) {
-    const auto sources = make_sources<T, B, K + 1>(inputs, space, g, &g_shape);
+    const auto sources = make_sources<T, B, K + 1>(leaves, space, g, &g_shape);
+    auto direct = [&](int j) { return leaves.views[std::size_t(j)].extents.numel() == space.numel(); };
     backward_kernel<T, Ev, K> full{ev, sources, alpha, {}};
-    bool any_full = false;
+    bool any_direct = false;
     for (int j = 0; j < K; ++j) {
       full.grads[j] = nullptr;
-      if (!wants[std::size_t(j)]) continue;
-      if (inputs[std::size_t(j)]->value.shape().numel() == space.numel()) {
-        full.grads[j] = inputs[std::size_t(j)]->grad_buffer();
-        any_full = true;
-      }
+      if (!wants[std::size_t(j)] || !direct(j)) continue;
+      full.grads[j] = leaves.nodes[std::size_t(j)]->grad_buffer() + leaves.views[std::size_t(j)].offset;
+      any_direct = true;
     }
-    if (any_full) primitives::for_each_index<B>(space.numel(), full);
-    for (int j = 0; j < K; ++j) {
-      const auto& in = inputs[std::size_t(j)];
-      if (!wants[std::size_t(j)] || in->value.shape().numel() == space.numel()) continue;
-      auto plan = primitives::make_reduce_plan(space, in->value.shape(), in->op);
-      primitives::reduce_sum<B>(in->grad_buffer(), plan, backward_slot_reader<T, Ev, K>{ev, sources, alpha, j},
-                                T(1), true);
+    if (any_direct) primitives::for_each_index<B>(space.numel(), full);
+    for (int j = 0; j < K; ++j) {  // broadcast leaves: reduce over the broadcast axes
+      if (!wants[std::size_t(j)] || direct(j)) continue;
+      auto& in = *leaves.nodes[std::size_t(j)];
+      const strided_view& v = leaves.views[std::size_t(j)];
+      const auto plan = primitives::make_reduce_plan(space, v.extents, in.op);
+      const backward_slot_reader<T, Ev, K> contribution{ev, sources, alpha, j};
+      if (v.is_whole(in.value.numel())) {
+        primitives::reduce_sum<B>(in.grad_buffer(), plan, contribution, T(1), true);
+      } else {  // a broadcast strided view: reduce, then scatter into the view
+        tensor<T, B> reduced(v.extents);
+        primitives::reduce_sum<B>(reduced.data(), plan, contribution, T(1), false);
+        T* grad = in.grad_buffer();
+        primitives::for_each_index<B>(v.extents.numel(),
+                                      strided_add_kernel<T>{grad + v.offset, reduced.data(),
+                                                            broadcast_reader<T>::make(grad, v, v.extents)});
+      }
     }
   }
 }
@@ -621,21 +690,25 @@ void expression_backward(const Ev& ev, const shape& space, const T* g, const sha
 template <real T, backend B, class Ev, int K>
 struct elementwise_node : node<T, B> {
   Ev ev;
-  explicit elementwise_node(const Ev& e) : ev(e) {}
+  std::vector<strided_view> views;
+  elementwise_node(const Ev& e, std::vector<strided_view> v) : ev(e), views(std::move(v)) {}
   void backward(const std::vector<char>& wants) override {
     expression_backward<T, B, K>(ev, this->value.shape(), this->grad.data(), this->value.shape(), T(1),
-                                 this->inputs, wants);
+                                 leaf_list<T, B>{this->inputs, views}, wants);
   }
 };
 
 template <real T, backend B, class Ev, int K>
 struct reduction_node : node<T, B> {
   Ev ev;
+  std::vector<strided_view> views;
   shape space, kept;  // the expression's shape; the result with reduced axes as 1
   T alpha;
-  reduction_node(const Ev& e, const shape& s, const shape& k, T a) : ev(e), space(s), kept(k), alpha(a) {}
+  reduction_node(const Ev& e, std::vector<strided_view> v, const shape& s, const shape& k, T a)
+      : ev(e), views(std::move(v)), space(s), kept(k), alpha(a) {}
   void backward(const std::vector<char>& wants) override {
-    expression_backward<T, B, K>(ev, space, this->grad.data(), kept, alpha, this->inputs, wants);
+    expression_backward<T, B, K>(ev, space, this->grad.data(), kept, alpha, leaf_list<T, B>{this->inputs, views},
+                                 wants);
   }
 };
 
@@ -647,14 +720,15 @@ auto materialise(const E& e) {
   using L = lowering<E, 0>;
   constexpr int K = L::next;
   const shape out = e.result_shape();
-  std::vector<node_ptr<T, B>> inputs;
-  inputs.reserve(std::size_t(K));
-  auto ev = L::make(e, inputs);
+  leaf_list<T, B> leaves;
+  leaves.nodes.reserve(std::size_t(K));
+  leaves.views.reserve(std::size_t(K));
+  auto ev = L::make(e, leaves);
   tensor<T, B> value(out);
   primitives::for_each_index<B>(
-      out.numel(), assign_kernel<T, decltype(ev), K>{ev, make_sources<T, B, K>(inputs, out), value.data()});
-  return make_result<elementwise_node<T, B, decltype(ev), K>>(std::move(value), std::move(inputs), "elementwise",
-                                                              ev);
+      out.numel(), assign_kernel<T, decltype(ev), K>{ev, make_sources<T, B, K>(leaves, out), value.data()});
+  return make_result<elementwise_node<T, B, decltype(ev), K>>(std::move(value), std::move(leaves.nodes),
+                                                              "elementwise", ev, std::move(leaves.views));
 }
 
 /// Sums an expression over the axes where `kept` has extent 1, scaled by
@@ -668,15 +742,14 @@ auto materialise_reduction(const E& e, const shape& kept, const shape& result, t
   using L = lowering<E, 0>;
   constexpr int K = L::next;
   const shape space = e.result_shape();
-  std::vector<node_ptr<T, B>> inputs;
-  inputs.reserve(std::size_t(K));
-  auto ev = L::make(e, inputs);
+  leaf_list<T, B> leaves;
+  auto ev = L::make(e, leaves);
   tensor<T, B> value(result);
   primitives::reduce_sum<B>(value.data(), primitives::make_reduce_plan(space, kept, op),
-                            value_reader<T, decltype(ev), K>{ev, make_sources<T, B, K>(inputs, space)}, alpha,
+                            value_reader<T, decltype(ev), K>{ev, make_sources<T, B, K>(leaves, space)}, alpha,
                             false);
-  return make_result<reduction_node<T, B, decltype(ev), K>>(std::move(value), std::move(inputs), op, ev, space,
-                                                            kept, alpha);
+  return make_result<reduction_node<T, B, decltype(ev), K>>(std::move(value), std::move(leaves.nodes), op, ev,
+                                                            std::move(leaves.views), space, kept, alpha);
 }
 
 }  // namespace detail

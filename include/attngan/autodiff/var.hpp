@@ -283,6 +283,26 @@ auto where(C&& c, A&& a, Bx&& b) {
                                 detail::lift<T>(std::forward<Bx>(b)));
 }
 
+/// The elements [start, start + length) of `axis` of x, as an operand of an
+/// elementwise expression — no copy: the expression reads x through a
+/// strided view, and its gradient lands in the same elements of x's
+/// gradient. GLU is `narrow(x, 1, 0, C) * sigmoid(narrow(x, 1, C, C))`.
+template <real T, backend B>
+leaf_expr<T, B> narrow(const var<T, B>& x, int axis, index_t start, index_t length) {
+  const shape& s = x.shape();
+  const int a = s.normalise_axis(axis);
+  if (start < 0 || length < 0 || start + length > s[a])
+    throw shape_error("narrow", detail::cat("elements [", start, ", ", start + length, ") of axis ", axis,
+                                            " are out of range for shape ", s));
+  strided_view v = strided_view::whole(s);
+  index_t dims[4];
+  for (int k = 0; k < s.rank(); ++k) dims[k] = s[k];
+  dims[a] = length;
+  v.extents = shape::from_dims(dims, s.rank());
+  v.offset = start * v.strides[std::size_t(4 - s.rank() + a)];
+  return leaf_expr<T, B>(x.node(), v);
+}
+
 /// Evaluates a var or an expression into a var (identity for vars).
 template <var_or_expression X>
 auto eval(X&& x) {
