@@ -61,6 +61,7 @@ struct node {
   std::uint64_t sequence = next_node_sequence();
   bool requires_grad = false;
   bool is_leaf = true;
+  bool grad_is_persistent = false;  ///< grad is a view into an arena: zeroed, never dropped
   const char* op = "leaf";
 
   node() = default;

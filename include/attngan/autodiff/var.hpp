@@ -82,8 +82,14 @@ class var {
     return node_->grad;
   }
 
-  /// Drops the gradient (the next backward starts from zero).
-  void zero_grad() { checked()->grad = tensor_type(); }
+  /// Drops the gradient (the next backward starts from zero); a gradient
+  /// that lives in a network's arena is filled with zeros instead.
+  void zero_grad() {
+    if (checked()->grad_is_persistent)
+      node_->grad.fill(T(0));
+    else
+      node_->grad = tensor_type();
+  }
 
   /// The same value without history: gradients stop here (no copy is made).
   [[nodiscard]] var detach() const {

@@ -183,6 +183,16 @@ class tensor {
     return tensor(storage_, offset_ + begin * shape_.stride(0), attngan::shape::from_dims(dims, shape_.rank()));
   }
 
+  /// Elements [offset, offset + s.numel()) of this tensor's memory, as shape
+  /// s, aliasing it (parameters inside a network's arena).
+  [[nodiscard]] tensor subview(index_t offset, const attngan::shape& s) const {
+    require_defined("tensor::subview");
+    if (offset < 0 || offset + s.numel() > numel())
+      throw shape_error("tensor::subview", detail::cat("elements [", offset, ", ", offset + s.numel(),
+                                                       ") as ", s, " are out of range for shape ", shape_));
+    return tensor(storage_, offset_ + offset, s);
+  }
+
   /// True when both tensors use the same memory block (a view relation).
   [[nodiscard]] bool shares_storage_with(const tensor& other) const noexcept {
     return storage_ && storage_ == other.storage_;

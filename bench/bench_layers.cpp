@@ -1,0 +1,44 @@
+// Layers at AttnGAN's shapes, forward + backward, for the side-by-side table
+// with PyTorch (bench/torch_layers.py runs the same shapes):
+//   conv3x3 64 -> 128 channels at 64² and 128², batch 2 and 20 (the
+//   generator's up-blocks), and BatchNorm2d + GLU on (20, 128, 64, 64).
+#include <attngan/nn.hpp>
+
+#include <benchmark/benchmark.h>
+
+using namespace attngan;
+using V = var<float, cpu>;
+
+namespace {
+
+template <class Spec>
+void run_layer(benchmark::State& state, const shape& input) {
+  generator rng(1);
+  nn::network<Spec, float, cpu> net(rng);
+  V x = V::leaf(rng.normal<float, cpu>(input), true);
+  for (auto _ : state) {
+    net.zero_grad();
+    x.zero_grad();
+    V y = net(x);
+    backward(y, tensor<float, cpu>::full(y.shape(), 1.f));
+    benchmark::DoNotOptimize(x.grad().data());
+  }
+}
+
+void conv3x3_64_128(benchmark::State& state) {
+  const index_t batch = state.range(0), size = state.range(1);
+  run_layer<nn::conv3x3<64, 128>>(state, shape(batch, 64, size, size));
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * double(batch) * 128 * 64 * 9 * double(size * size) *
+                                                     double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void batch_norm_glu(benchmark::State& state) {
+  run_layer<nn::sequential<nn::batch_norm2d<128>, nn::glu>>(state, shape(20, 128, 64, 64));
+}
+
+}  // namespace
+
+BENCHMARK(conv3x3_64_128)->Args({2, 64})->Args({2, 128})->Args({20, 64})->Args({20, 128})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();

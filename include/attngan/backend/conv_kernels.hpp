@@ -1,0 +1,118 @@
+// attngan/backend/conv_kernels.hpp — im2col and col2im as elementwise kernels.
+//
+// Convolution is computed as GEMM over an unfolded input (im2col): for one
+// image x (C, H, W) and a kernel KH×KW with stride and zero padding, the
+// column matrix has one row per (c, kh, kw) and one column per output pixel
+// (oh, ow):  col[(c·KH + kh)·KW + kw, oh·Wo + ow] = x[c, oh·S − PH + kh, ow·S − PW + kw]
+// (0 outside the image). Then out (O, Ho·Wo) = W (O, C·KH·KW) · col.
+// The backward to the input folds a column gradient back (col2im); written as
+// a gather — every input pixel sums the column entries that read it — it needs
+// no atomics and runs as one elementwise kernel on any backend.
+#pragma once
+
+#include "attngan/core/config.hpp"
+
+namespace attngan::kernels {
+
+struct conv_geometry {
+  index_t channels, height, width;           // one input image
+  index_t kernel_h, kernel_w;
+  index_t stride_h, stride_w, pad_h, pad_w;
+  index_t out_h, out_w;
+  ATTNGAN_HD index_t col_rows() const { return channels * kernel_h * kernel_w; }
+  ATTNGAN_HD index_t col_cols() const { return out_h * out_w; }
+};
+
+template <class T>
+struct im2col {
+  const T* x;  // (C, H, W)
+  T* col;      // (C·KH·KW, Ho·Wo)
+  conv_geometry g;
+  ATTNGAN_HD void operator()(index_t i) const {
+    const index_t p = i % g.col_cols(), r = i / g.col_cols();
+    const index_t ow = p % g.out_w, oh = p / g.out_w;
+    const index_t kw = r % g.kernel_w, kh = (r / g.kernel_w) % g.kernel_h, c = r / (g.kernel_w * g.kernel_h);
+    const index_t ih = oh * g.stride_h - g.pad_h + kh, iw = ow * g.stride_w - g.pad_w + kw;
+    col[i] = (ih >= 0 && ih < g.height && iw >= 0 && iw < g.width) ? x[(c * g.height + ih) * g.width + iw] : T(0);
+  }
+  // Host: whole output rows at a time, so the inner loop is a (strided)
+  // copy with zero fill at the borders, without divisions.
+  void range(index_t begin, index_t end) const {
+    index_t i = begin;
+    while (i < end) {
+      const index_t p = i % g.col_cols(), r = i / g.col_cols();
+      const index_t ow0 = p % g.out_w, oh = p / g.out_w;
+      const index_t kw = r % g.kernel_w, kh = (r / g.kernel_w) % g.kernel_h, c = r / (g.kernel_w * g.kernel_h);
+      const index_t n = (g.out_w - ow0) < (end - i) ? (g.out_w - ow0) : (end - i);
+      const index_t ih = oh * g.stride_h - g.pad_h + kh;
+      T* out = col + i;
+      if (ih < 0 || ih >= g.height) {
+        for (index_t j = 0; j < n; ++j) out[j] = T(0);
+      } else {
+        const T* row = x + (c * g.height + ih) * g.width;
+        const index_t sw = g.stride_w, shift = kw - g.pad_w;
+        for (index_t j = 0; j < n; ++j) {
+          const index_t iw = (ow0 + j) * sw + shift;
+          out[j] = (iw >= 0 && iw < g.width) ? row[iw] : T(0);
+        }
+      }
+      i += n;
+    }
+  }
+};
+
+template <class T>
+struct col2im_add {
+  const T* col;  // (C·KH·KW, Ho·Wo)
+  T* dx;         // (C, H, W), accumulated
+  conv_geometry g;
+  ATTNGAN_HD void operator()(index_t i) const {
+    const index_t w = i % g.width, h = (i / g.width) % g.height, c = i / (g.width * g.height);
+    T sum = T(0);
+    for (index_t kh = 0; kh < g.kernel_h; ++kh) {
+      const index_t oh_s = h + g.pad_h - kh;
+      if (oh_s < 0 || oh_s % g.stride_h != 0) continue;
+      const index_t oh = oh_s / g.stride_h;
+      if (oh >= g.out_h) continue;
+      for (index_t kw = 0; kw < g.kernel_w; ++kw) {
+        const index_t ow_s = w + g.pad_w - kw;
+        if (ow_s < 0 || ow_s % g.stride_w != 0) continue;
+        const index_t ow = ow_s / g.stride_w;
+        if (ow >= g.out_w) continue;
+        sum += col[((c * g.kernel_h + kh) * g.kernel_w + kw) * g.col_cols() + oh * g.out_w + ow];
+      }
+    }
+    dx[i] += sum;
+  }
+  // Host: whole input rows at a time; for stride 1 every (kh, kw) adds a
+  // shifted run of a column row, a loop that vectorises.
+  void range(index_t begin, index_t end) const {
+    index_t i = begin;
+    while (i < end) {
+      const index_t w0 = i % g.width, h = (i / g.width) % g.height, c = i / (g.width * g.height);
+      const index_t n = (g.width - w0) < (end - i) ? (g.width - w0) : (end - i);
+      T* out = dx + i;
+      for (index_t kh = 0; kh < g.kernel_h; ++kh) {
+        const index_t oh_s = h + g.pad_h - kh;
+        if (oh_s < 0 || oh_s % g.stride_h != 0 || oh_s / g.stride_h >= g.out_h) continue;
+        const index_t oh = oh_s / g.stride_h;
+        for (index_t kw = 0; kw < g.kernel_w; ++kw) {
+          const T* crow = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * g.col_cols() + oh * g.out_w;
+          const index_t shift = g.pad_w - kw;  // ow·stride = w + shift
+          if (g.stride_w == 1) {
+            const index_t lo = (-shift > w0 ? -shift : w0), hi_excl = (g.out_w - shift < w0 + n ? g.out_w - shift : w0 + n);
+            for (index_t w = lo; w < hi_excl; ++w) out[w - w0] += crow[w + shift];
+          } else {
+            for (index_t w = w0; w < w0 + n; ++w) {
+              const index_t ow_s = w + shift;
+              if (ow_s >= 0 && ow_s % g.stride_w == 0 && ow_s / g.stride_w < g.out_w) out[w - w0] += crow[ow_s / g.stride_w];
+            }
+          }
+        }
+      }
+      i += n;
+    }
+  }
+};
+
+}  // namespace attngan::kernels

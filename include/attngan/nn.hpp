@@ -1,0 +1,10 @@
+// attngan/nn.hpp — layers as types, sequential<...>, networks and initialisers.
+#pragma once
+
+#include "attngan/attngan.hpp"
+#include "attngan/nn/init.hpp"
+#include "attngan/nn/layers.hpp"
+#include "attngan/nn/module.hpp"
+#include "attngan/nn/ops/conv2d.hpp"
+#include "attngan/nn/ops/resample.hpp"
+#include "attngan/nn/sequential.hpp"

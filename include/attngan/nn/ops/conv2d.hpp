@@ -1,0 +1,164 @@
+// attngan/nn/ops/conv2d.hpp — 2-D convolution on vars (cross-correlation, as PyTorch).
+//
+// x (N, C, H, W), weight (O, C, KH, KW), optional bias (O) ->
+// out (N, O, Ho, Wo), Ho = (H + 2·PH − KH) / SH + 1 (likewise Wo).
+// Per image: out[n] = W · im2col(x[n]) (+ bias), through the backend's GEMM.
+// Backward, with G = dL/dout:
+//   dW  += Σ_n G[n] · im2col(x[n])ᵀ          (O, HoWo)·(HoWo, C·KH·KW)
+//   dx[n] += col2im(Wᵀ · G[n])               (C·KH·KW, O)·(O, HoWo), folded back
+//   db  += Σ_{n, oh, ow} G
+// The column matrix is recomputed in backward instead of kept: one image's
+// worth of memory at a time. 1×1 convolutions with stride 1 and no padding
+// skip im2col (the image is its own column matrix).
+#pragma once
+
+#include "attngan/autodiff/linalg.hpp"
+#include "attngan/autodiff/var.hpp"
+#include "attngan/backend/conv_kernels.hpp"
+#include "attngan/backend/primitives.hpp"
+
+namespace attngan::nn::functional {
+
+struct conv2d_options {
+  index_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
+namespace detail {
+
+using attngan::detail::node;
+using attngan::detail::node_ptr;
+
+template <class T>
+struct add_channel_bias {  // out[n, o, p] = b[o]
+  T* out;
+  const T* b;
+  index_t channels, pixels;
+  ATTNGAN_HD void operator()(index_t i) const { out[i] = b[(i / pixels) % channels]; }
+};
+
+template <class T>
+struct plain_reader {
+  const T* p;
+  ATTNGAN_HD T operator()(index_t i) const { return p[i]; }
+};
+
+inline kernels::conv_geometry conv_geometry_of(const shape& x, const shape& w, const conv2d_options& o) {
+  kernels::conv_geometry g{x[1], x[2], x[3], w[2], w[3], o.stride_h, o.stride_w, o.pad_h, o.pad_w, 0, 0};
+  g.out_h = (g.height + 2 * g.pad_h - g.kernel_h) / g.stride_h + 1;
+  g.out_w = (g.width + 2 * g.pad_w - g.kernel_w) / g.stride_w + 1;
+  return g;
+}
+
+/// 1×1, stride 1, no padding: the image is its own column matrix.
+inline bool is_direct(const kernels::conv_geometry& g) {
+  return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
+}
+
+template <real T, backend B>
+struct conv2d_node : node<T, B> {
+  kernels::conv_geometry g;
+  index_t batch, out_channels;
+  bool has_bias;
+  conv2d_node(kernels::conv_geometry geometry, index_t n, index_t o, bool b)
+      : g(geometry), batch(n), out_channels(o), has_bias(b) {}
+
+  bool direct() const { return is_direct(g); }
+
+  void backward(const std::vector<char>& wants) override {
+    auto& x = *this->inputs[0];
+    auto& w = *this->inputs[1];
+    const T* G = this->grad.data();
+    const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
+    const index_t out_image = out_channels * cols;
+    tensor<T, B> col;
+    if (!direct() && (wants[1] || wants[0])) col = tensor<T, B>(shape(rows, cols));
+    if (wants[1]) {  // dW += G[n] · col[n]ᵀ
+      T* dw = w.grad_buffer();
+      for (index_t n = 0; n < batch; ++n) {
+        const T* c = x.value.data() + n * image;
+        if (!direct()) {
+          primitives::for_each_index<B>(rows * cols, kernels::im2col<T>{c, col.data(), g});
+          c = col.data();
+        }
+        primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, out_channels, rows, cols, T(1),
+                                                     G + n * out_image, cols, c, cols, T(1), dw, rows});
+      }
+    }
+    if (wants[0]) {  // dx[n] += col2im(Wᵀ · G[n])
+      T* dx = x.grad_buffer();
+      for (index_t n = 0; n < batch; ++n) {
+        if (direct()) {
+          primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, cols, out_channels, T(1),
+                                                       w.value.data(), rows, G + n * out_image, cols, T(1),
+                                                       dx + n * image, cols});
+        } else {
+          primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, cols, out_channels, T(1),
+                                                       w.value.data(), rows, G + n * out_image, cols, T(0),
+                                                       col.data(), cols});
+          primitives::for_each_index<B>(image, kernels::col2im_add<T>{col.data(), dx + n * image, g});
+        }
+      }
+    }
+    if (has_bias && wants[2]) {  // db += Σ over batch and pixels
+      auto& b = *this->inputs[2];
+      primitives::reduce_sum<B>(b.grad_buffer(),
+                                primitives::make_reduce_plan(shape(batch, out_channels, g.out_h, g.out_w),
+                                                             shape(1, out_channels, 1, 1), "conv2d"),
+                                plain_reader<T>{G}, T(1), true);
+    }
+  }
+};
+
+}  // namespace detail
+
+/// Convolution of x (N, C, H, W) with weight (O, C, KH, KW) and an optional
+/// bias (O) — pass an empty var for none.
+template <real T, backend B>
+var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& bias, const conv2d_options& o) {
+  const shape& xs = x.shape();
+  const shape& ws = weight.shape();
+  if (xs.rank() != 4 || ws.rank() != 4)
+    throw shape_error("conv2d", attngan::detail::cat("expects input (N, C, H, W) and weight (O, C, KH, KW), got ", xs,
+                                                     " and ", ws));
+  if (xs[1] != ws[1])
+    throw shape_error("conv2d", attngan::detail::cat("input ", xs, " has ", xs[1], " channels, weight ", ws,
+                                                     " expects ", ws[1]));
+  if (bias.defined() && !(bias.shape() == shape(ws[0])))
+    throw shape_error("conv2d", attngan::detail::cat("bias ", bias.shape(), " does not match ", ws[0],
+                                                     " output channels"));
+  if (o.stride_h < 1 || o.stride_w < 1 || o.pad_h < 0 || o.pad_w < 0)
+    throw value_error("conv2d", attngan::detail::cat("stride (", o.stride_h, ", ", o.stride_w, ") and padding (",
+                                                     o.pad_h, ", ", o.pad_w, ") must be positive / non-negative"));
+  const auto g = detail::conv_geometry_of(xs, ws, o);
+  if (xs[2] + 2 * o.pad_h < ws[2] || xs[3] + 2 * o.pad_w < ws[3])
+    throw shape_error("conv2d", attngan::detail::cat("kernel ", ws[2], "x", ws[3], " is larger than the padded input ",
+                                                     xs));
+  const index_t n = xs[0], oc = ws[0], rows = g.col_rows(), cols = g.col_cols();
+  tensor<T, B> out(shape(n, oc, g.out_h, g.out_w));
+  T beta = T(0);
+  if (bias.defined()) {
+    primitives::for_each_index<B>(out.numel(),
+                                  detail::add_channel_bias<T>{out.data(), bias.value().data(), oc, cols});
+    beta = T(1);
+  }
+  const bool direct = detail::is_direct(g);
+  tensor<T, B> col;
+  if (!direct) col = tensor<T, B>(shape(rows, cols));
+  const index_t image = g.channels * g.height * g.width;
+  for (index_t i = 0; i < n; ++i) {
+    const T* c = x.value().data() + i * image;
+    if (!direct) {
+      primitives::for_each_index<B>(rows * cols, kernels::im2col<T>{c, col.data(), g});
+      c = col.data();
+    }
+    primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, cols, rows, T(1),
+                                                 weight.value().data(), rows, c, cols, beta,
+                                                 out.data() + i * oc * cols, cols});
+  }
+  std::vector<attngan::detail::node_ptr<T, B>> inputs{x.node(), weight.node()};
+  if (bias.defined()) inputs.push_back(bias.node());
+  return var<T, B>(attngan::detail::make_result<detail::conv2d_node<T, B>>(std::move(out), std::move(inputs), "conv2d",
+                                                                           g, n, oc, bias.defined()));
+}
+
+}  // namespace attngan::nn::functional
