@@ -6,5 +6,7 @@
 #include "attngan/nn/layers.hpp"
 #include "attngan/nn/module.hpp"
 #include "attngan/nn/ops/conv2d.hpp"
+#include "attngan/nn/ops/loss.hpp"
 #include "attngan/nn/ops/resample.hpp"
+#include "attngan/nn/ops/softmax.hpp"
 #include "attngan/nn/sequential.hpp"

@@ -107,6 +107,34 @@ def main(out_dir):
     run_case(out_dir, "concat_channels", Fn(lambda a, b: torch.cat((a, b), 1)), None, 18,
              inputs=[torch.randn(2, 3, 4, 5), torch.randn(2, 2, 4, 5)])
 
+    # softmax / log_softmax with AttnGAN's padding mask (B, 1, T) over scores (B, N, T)
+    torch.manual_seed(21)
+    scores = torch.randn(3, 4, 5)
+    mask = torch.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]], dtype=torch.bool).unsqueeze(1)
+    write(os.path.join(out_dir, "mask_b1t.txt"), [("mask", mask.float())])
+    run_case(out_dir, "softmax_masked", Fn(lambda x: F.softmax(x.masked_fill(mask, float("-inf")), dim=2)), None, 22,
+             inputs=[scores.clone()])
+    run_case(out_dir, "log_softmax_axis1", Fn(lambda x: F.log_softmax(x, dim=1)), (3, 4, 5), 23)
+    # losses (scalar outputs) and cosine similarity
+    torch.manual_seed(24)
+    p = torch.sigmoid(torch.randn(6, 1))
+    y = torch.tensor([[1.0], [0.0], [1.0], [1.0], [0.0], [0.0]])
+    run_case(out_dir, "bce", Fn(lambda q, t: nn.BCELoss()(q, t)), None, 25, inputs=[p, y])
+    run_case(out_dir, "bce_with_logits", Fn(lambda x, t: nn.BCEWithLogitsLoss()(x, t)), None, 26,
+             inputs=[torch.randn(4, 3), (torch.rand(4, 3) > 0.5).float()])
+    labels = torch.tensor([2, 0, 4, 1])
+    write(os.path.join(out_dir, "labels.txt"), [("labels", labels.float())])
+    run_case(out_dir, "cross_entropy", Fn(lambda x: nn.CrossEntropyLoss()(x, labels)), (4, 5), 27)
+    kl = Fn(lambda mu, lv: torch.mean(mu.pow(2).add(lv.exp()).mul(-1).add(1).add(lv)).mul(-0.5))
+    run_case(out_dir, "ca_kl", kl, None, 28, inputs=[torch.randn(3, 4), torch.randn(3, 4) * 0.5])
+
+    def attngan_cosine(x1, x2, dim=1, eps=1e-8):  # AttnGAN's miscc/losses.py cosine_similarity
+        w12 = torch.sum(x1 * x2, dim)
+        w1 = torch.norm(x1, 2, dim)
+        w2 = torch.norm(x2, 2, dim)
+        return (w12 / (w1 * w2).clamp(min=eps)).squeeze()
+    run_case(out_dir, "cosine_similarity", Fn(attngan_cosine), None, 29, inputs=[torch.randn(5, 8), torch.randn(5, 8)])
+
     # AttnGAN's upBlock(8 -> 4): Upsample, conv3x3(8 -> 8), BatchNorm2d(8), GLU
     torch.manual_seed(19)
     up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 8, 3, 1, 1, bias=False),

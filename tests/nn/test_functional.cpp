@@ -1,0 +1,76 @@
+// Softmax, log-softmax (masked), losses and cosine similarity: golden parity
+// with PyTorch and gradchecks in double.
+#include "golden.hpp"
+
+#include <attngan/nn.hpp>
+
+using namespace attngan;
+using namespace attngan::test;
+namespace F = attngan::nn::functional;
+
+namespace {
+
+/// Runs f on the fixture's inputs, compares the output and every input's gradient.
+template <class Fn>
+void check_function(const std::string& fixture, Fn&& f, int inputs = 1) {
+  CAPTURE(fixture);
+  const golden_file g(golden_path("nn", fixture));
+  std::vector<vf> xs;
+  for (int i = 0; i < inputs; ++i) xs.push_back(vf::leaf(g.tensor_of("input" + std::to_string(i)), true));
+  vf out = f(xs);
+  check_close(g, "output", out.value(), "output");
+  backward(sum(out * vf::leaf(g.tensor_of("proj"))));
+  for (int i = 0; i < inputs; ++i) check_close(g, "grad.input" + std::to_string(i), xs[std::size_t(i)].grad(), "grad");
+}
+
+}  // namespace
+
+TEST_CASE("golden: softmax with AttnGAN's padding mask, log-softmax over a middle axis") {
+  const golden_file m(golden_path("nn", "mask_b1t"));
+  auto mask = m.tensor_of("mask");  // (3, 1, 5), 1 = padding
+  check_function("softmax_masked", [&](const std::vector<vf>& x) { return F::softmax(x[0], 2, &mask); });
+  check_function("log_softmax_axis1", [](const std::vector<vf>& x) { return F::log_softmax(x[0], 1); });
+}
+
+TEST_CASE("golden: bce, bce_with_logits, cross_entropy, the CA KL term, cosine similarity") {
+  check_function("bce", [](const std::vector<vf>& x) { return F::bce(x[0], x[1]); }, 2);
+  check_function("bce_with_logits", [](const std::vector<vf>& x) { return F::bce_with_logits(x[0], x[1]); }, 2);
+  const golden_file l(golden_path("nn", "labels"));
+  std::vector<index_t> labels;
+  for (float v : l.at("labels").values) labels.push_back(index_t(v));
+  check_function("cross_entropy", [&](const std::vector<vf>& x) { return F::cross_entropy(x[0], labels); });
+  check_function("ca_kl", [](const std::vector<vf>& x) { return F::ca_kl(x[0], x[1]); }, 2);
+  check_function("cosine_similarity", [](const std::vector<vf>& x) { return F::cosine_similarity(x[0], x[1], 1); }, 2);
+}
+
+TEST_CASE("gradcheck: softmax and log-softmax over every axis, masked") {
+  auto x = randn<double>(shape(2, 3, 4), 1);
+  auto mask = tensor<double, cpu>::from_host(shape(2, 1, 4), {0, 0, 1, 0, 1, 0, 0, 0});
+  for (int axis : {0, 1, 2}) {
+    CAPTURE(axis);
+    CHECK(gradcheck<cpu>([&](const std::vector<vd>& v) { return F::softmax(v[0], axis); }, {&x}).ok);
+    CHECK(gradcheck<cpu>([&](const std::vector<vd>& v) { return F::log_softmax(v[0], axis); }, {&x}).ok);
+  }
+  CHECK(gradcheck<cpu>([&](const std::vector<vd>& v) { return F::softmax(v[0], 2, &mask); }, {&x}).ok);
+}
+
+TEST_CASE("masked softmax: zero probability on padding, no NaN, all-masked rows give zeros") {
+  vf x = vf::leaf(tcpu<float>::from_host(shape(2, 3), {1, 2, 3, 4, 5, 6}));
+  auto mask = tcpu<float>::from_host(shape(2, 3), {0, 1, 1, 1, 1, 1});
+  vf y = F::softmax(x, 1, &mask);
+  CHECK(y.value().to_vector() == std::vector<float>{1, 0, 0, 0, 0, 0});
+  auto bad = tcpu<float>::zeros(shape(3, 1));
+  CHECK_THROWS_AS((void)F::softmax(x, 1, &bad), shape_error);
+}
+
+TEST_CASE("gradcheck: losses and cosine similarity in double") {
+  auto p = randu<double>(shape(4, 3), 1, 0.05, 0.95), y = randu<double>(shape(4, 3), 2, 0.0, 1.0);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::bce(v[0], v[1]); }, {&p, &y}).ok);
+  auto x = randn<double>(shape(4, 3), 3);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::bce_with_logits(v[0], v[1]); }, {&x, &y}).ok);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::cross_entropy(v[0], {2, 0, 1, 1}); }, {&x}).ok);
+  auto lv = randn<double>(shape(4, 3), 4);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::ca_kl(v[0], v[1]); }, {&x, &lv}).ok);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::cosine_similarity(v[0], v[1], 1); }, {&x, &lv}).ok);
+  CHECK_THROWS_AS((void)F::cross_entropy(vd::leaf(x.clone()), {0, 1, 5, 0}), value_error);
+}
