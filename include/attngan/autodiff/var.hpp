@@ -309,6 +309,33 @@ leaf_expr<T, B> narrow(const var<T, B>& x, int axis, index_t start, index_t leng
   return leaf_expr<T, B>(x.node(), v);
 }
 
+/// Index `index` of `axis` of x, with that axis removed (torch.select), as an
+/// operand of an elementwise expression: a strided view, no copy. An LSTM
+/// reads the input projection of step t as select(P, 1, t) of P (B, T, 4H).
+template <real T, backend B>
+leaf_expr<T, B> select(const var<T, B>& x, int axis, index_t index) {
+  const shape& s = x.shape();
+  const int a = s.normalise_axis(axis);
+  if (index < 0 || index >= s[a])
+    throw shape_error("select", detail::cat("index ", index, " of axis ", axis, " is out of range for shape ", s));
+  const strided_view whole = strided_view::whole(s);
+  index_t dims[4];
+  std::array<index_t, 4> strides{};
+  int r = 0;
+  for (int k = 0; k < s.rank(); ++k) {
+    if (k == a) continue;
+    dims[r] = s[k];
+    strides[std::size_t(r)] = whole.strides[std::size_t(4 - s.rank() + k)];
+    ++r;
+  }
+  strided_view v;
+  v.extents = shape::from_dims(dims, r);
+  v.strides = {0, 0, 0, 0};
+  for (int k = 0; k < r; ++k) v.strides[std::size_t(4 - r + k)] = strides[std::size_t(k)];
+  v.offset = index * whole.strides[std::size_t(4 - s.rank() + a)];
+  return leaf_expr<T, B>(x.node(), v);
+}
+
 /// Evaluates a var or an expression into a var (identity for vars).
 template <var_or_expression X>
 auto eval(X&& x) {

@@ -135,6 +135,24 @@ def main(out_dir):
         return (w12 / (w1 * w2).clamp(min=eps)).squeeze()
     run_case(out_dir, "cosine_similarity", Fn(attngan_cosine), None, 29, inputs=[torch.randn(5, 8), torch.randn(5, 8)])
 
+    # LSTM and bidirectional LSTM over a padded batch (packed sequences)
+    for name, bidir in (("lstm", False), ("bilstm", True)):
+        torch.manual_seed(30 + bidir)
+        rnn = nn.LSTM(5, 4, 1, batch_first=True, bidirectional=bidir)
+        x = torch.randn(3, 6, 5, requires_grad=True)
+        lengths = [5, 3, 2]  # sorted descending, the longest shorter than T = 6
+        before = [(k, v.clone()) for k, v in rnn.state_dict().items()]
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True)
+        out, (h_n, c_n) = rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+        proj, proj_h, proj_c = torch.randn(out.shape), torch.randn(h_n.shape), torch.randn(c_n.shape)
+        ((out * proj).sum() + (h_n * proj_h).sum() + (c_n * proj_c).sum()).backward()
+        tensors = [("input0", x), ("lengths", torch.tensor(lengths, dtype=torch.float32))]
+        tensors += [(f"param.{k}", v) for k, v in before]
+        tensors += [("proj", proj), ("proj_h", proj_h), ("proj_c", proj_c), ("output", out), ("h_n", h_n), ("c_n", c_n)]
+        tensors += [("grad.input0", x.grad)] + [(f"grad.{k}", q.grad) for k, q in rnn.named_parameters()]
+        write(os.path.join(out_dir, name + ".txt"), tensors)
+
     # AttnGAN's upBlock(8 -> 4): Upsample, conv3x3(8 -> 8), BatchNorm2d(8), GLU
     torch.manual_seed(19)
     up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 8, 3, 1, 1, bias=False),
