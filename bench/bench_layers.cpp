@@ -1,7 +1,8 @@
 // Layers at AttnGAN's shapes, forward + backward, for the side-by-side table
 // with PyTorch (bench/torch_layers.py runs the same shapes):
 //   conv3x3 64 -> 128 channels at 64² and 128², batch 2 and 20 (the
-//   generator's up-blocks), and BatchNorm2d + GLU on (20, 128, 64, 64).
+//   generator's up-blocks), BatchNorm2d + GLU on (20, 128, 64, 64), and the
+//   text encoder's bidirectional LSTM (B 20, T 18, 300 -> 2 x 128).
 #include <attngan/nn.hpp>
 
 #include <benchmark/benchmark.h>
@@ -33,6 +34,22 @@ void conv3x3_64_128(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
+// The text encoder's BiLSTM: B = 20, T = 18, 300 -> 2 x 128, all lengths 18.
+void bilstm_text_encoder(benchmark::State& state) {
+  generator rng(1);
+  nn::network<nn::lstm<300, 128, true>, float, cpu> net(rng);
+  V x = V::leaf(rng.normal<float, cpu>(shape(20, 18, 300)), true);
+  const std::vector<index_t> lengths(20, 18);
+  for (auto _ : state) {
+    net.zero_grad();
+    x.zero_grad();
+    auto r = net(x, lengths);
+    V loss = sum(r.output) + sum(r.h_n);
+    backward(loss);
+    benchmark::DoNotOptimize(x.grad().data());
+  }
+}
+
 void batch_norm_glu(benchmark::State& state) {
   run_layer<nn::sequential<nn::batch_norm2d<128>, nn::glu>>(state, shape(20, 128, 64, 64));
 }
@@ -42,3 +59,4 @@ void batch_norm_glu(benchmark::State& state) {
 BENCHMARK(conv3x3_64_128)->Args({2, 64})->Args({2, 128})->Args({20, 64})->Args({20, 128})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bilstm_text_encoder)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -53,6 +53,18 @@ def main():
     bn = nn.BatchNorm2d(128)
     x = torch.randn(20, 128, 64, 64, requires_grad=True)
     print(f"batch_norm_glu  {median_ms(layer_step(nn.Sequential(bn, nn.GLU(1)), x), args.repetitions):.2f} ms")
+    rnn = nn.LSTM(300, 128, 1, batch_first=True, bidirectional=True)
+    x = torch.randn(20, 18, 300, requires_grad=True)
+    lengths = [18] * 20
+
+    def lstm_step():
+        rnn.zero_grad(set_to_none=False)
+        x.grad = None
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True)
+        out, (h_n, _) = rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+        (out.sum() + h_n.sum()).backward()
+    print(f"bilstm_text_encoder  {median_ms(lstm_step, args.repetitions):.2f} ms")
 
 
 if __name__ == "__main__":
