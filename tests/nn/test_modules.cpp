@@ -115,3 +115,24 @@ TEST_CASE("layers reject wrong shapes with errors naming the layer and the shape
                        "glu: needs an even number of channels, got (1, 3, 2, 2)", shape_error);
   CHECK_THROWS_WITH_AS((void)conv.state("bias"), "network::state: no parameter or buffer named 'bias'", value_error);
 }
+
+TEST_CASE("orthogonal initialisation gives orthonormal rows or columns") {
+  generator rng(6);
+  for (auto s : {shape(4, 7), shape(7, 4), shape(3, 2, 2)}) {
+    CAPTURE(s);
+    vd w = vd::leaf(tcpu<double>::zeros(s));
+    nn::init::orthogonal(w, rng, 1.0);
+    const index_t rows = s[0], cols = s.numel() / rows;
+    auto v = w.value().to_vector();
+    const bool wide = rows <= cols;  // rows orthonormal; else columns
+    const index_t n = wide ? rows : cols, len = wide ? cols : rows;
+    for (index_t i = 0; i < n; ++i)
+      for (index_t j = 0; j < n; ++j) {
+        double dot = 0;
+        for (index_t k = 0; k < len; ++k)
+          dot += wide ? v[std::size_t(i * cols + k)] * v[std::size_t(j * cols + k)]
+                      : v[std::size_t(k * cols + i)] * v[std::size_t(k * cols + j)];
+        CHECK(dot == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-9).scale(1.0));
+      }
+  }
+}

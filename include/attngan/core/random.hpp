@@ -40,6 +40,10 @@ class generator {
   [[nodiscard]] std::uint64_t seed() const noexcept { return seed_; }
   [[nodiscard]] std::uint64_t offset() const noexcept { return offset_; }
 
+  /// Advances the stream by `blocks` counter blocks (after a kernel drew
+  /// from (seed, offset) itself).
+  void skip(std::uint64_t blocks) noexcept { offset_ += blocks; }
+
   /// Fills t with values uniform in [low, high).
   template <real T, backend B>
   void uniform(tensor<T, B>& t, T low = T(0), T high = T(1)) {

@@ -16,6 +16,8 @@
 #include "attngan/nn/init.hpp"
 #include "attngan/nn/module.hpp"
 #include "attngan/nn/ops/conv2d.hpp"
+#include "attngan/nn/ops/embedding.hpp"
+#include "attngan/nn/ops/pool.hpp"
 #include "attngan/nn/ops/resample.hpp"
 
 namespace attngan::nn {
@@ -220,6 +222,44 @@ struct upsample_nearest : stateless<upsample_nearest<Scale>> {
   template <real T, backend B>
   static var<T, B> apply(const var<T, B>& x) {
     return functional::upsample_nearest(x, Scale);
+  }
+};
+
+/// Token embedding: ids (N, T) -> (N, T, D); weight (V, D), PyTorch's default N(0, 1).
+template <int Vocabulary, int Dim>
+struct embedding {
+  static_assert(Vocabulary > 0 && Dim > 0, "attngan::nn::embedding: sizes must be positive");
+  static constexpr int in_channels = 0;
+  static constexpr int out_channels_for(int) { return Dim; }
+  template <real T, backend B>
+  struct module {
+    var<T, B> weight;
+    template <class V>
+    void visit(V& v) {
+      v.parameter("weight", weight, shape(Vocabulary, Dim));
+    }
+    void reset_parameters(generator& rng) { init::normal(weight, 0.0, 1.0, rng); }
+    var<T, B> operator()(const tensor<std::int64_t, B>& ids) const { return functional::embedding(weight, ids); }
+  };
+};
+
+/// Max pooling with a square window (floor mode).
+template <int Kernel, int Stride = Kernel, int Pad = 0>
+struct max_pool2d : stateless<max_pool2d<Kernel, Stride, Pad>> {
+  static constexpr int out_channels_for(int c) { return c; }
+  template <real T, backend B>
+  static var<T, B> apply(const var<T, B>& x) {
+    return functional::max_pool2d(x, functional::pool_options{Kernel, Stride, Pad, true});
+  }
+};
+
+/// Average pooling with a square window (floor mode).
+template <int Kernel, int Stride = Kernel, int Pad = 0, bool CountIncludePad = true>
+struct avg_pool2d : stateless<avg_pool2d<Kernel, Stride, Pad, CountIncludePad>> {
+  static constexpr int out_channels_for(int c) { return c; }
+  template <real T, backend B>
+  static var<T, B> apply(const var<T, B>& x) {
+    return functional::avg_pool2d(x, functional::pool_options{Kernel, Stride, Pad, CountIncludePad});
   }
 };
 

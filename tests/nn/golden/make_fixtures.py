@@ -153,6 +153,26 @@ def main(out_dir):
         tensors += [("grad.input0", x.grad)] + [(f"grad.{k}", q.grad) for k, q in rnn.named_parameters()]
         write(os.path.join(out_dir, name + ".txt"), tensors)
 
+    # pooling (Inception's windows) and bilinear resizing (both conventions, up and down)
+    run_case(out_dir, "max_pool3x3_s2", nn.MaxPool2d(3, 2), (2, 3, 9, 8), 40)
+    run_case(out_dir, "avg_pool3x3_s1_p1", nn.AvgPool2d(3, 1, 1), (2, 3, 5, 6), 41)
+    run_case(out_dir, "avg_pool3x3_s2_p1_exclude_pad", nn.AvgPool2d(3, 2, 1, count_include_pad=False), (2, 3, 7, 6), 42)
+    for name, size, align in (("resize_up_align", (11, 9), True), ("resize_down_align", (3, 4), True),
+                              ("resize_up_noalign", (11, 9), False), ("resize_down_noalign", (3, 4), False)):
+        run_case(out_dir, name, Fn(lambda x, s=size, a=align: F.interpolate(x, size=s, mode="bilinear", align_corners=a)),
+                 (2, 3, 6, 7), 43)
+    torch.manual_seed(44)
+    emb = nn.Embedding(10, 4)
+    ids = torch.tensor([[1, 3, 3, 0], [9, 1, 2, 2]])
+    write(os.path.join(out_dir, "embedding_ids.txt"), [("ids", ids.float())])
+    before = [(k, v.clone()) for k, v in emb.state_dict().items()]
+    out = emb(ids)
+    proj = torch.randn(out.shape)
+    (out * proj).sum().backward()
+    write(os.path.join(out_dir, "embedding.txt"), [(f"param.{k}", v) for k, v in before] +
+          [("proj", proj), ("output", out), ("grad.weight", emb.weight.grad)])
+    run_case(out_dir, "tile_spatial", Fn(lambda v: v.view(3, 4, 1, 1).repeat(1, 1, 5, 6)), (3, 4), 45)
+
     # AttnGAN's upBlock(8 -> 4): Upsample, conv3x3(8 -> 8), BatchNorm2d(8), GLU
     torch.manual_seed(19)
     up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 8, 3, 1, 1, bias=False),
