@@ -3,10 +3,10 @@
 #
 # Included once from the top-level CMakeLists.txt after the ATTNGAN_BUILD_*
 # options are declared. It finds what the library itself needs (Eigen3, OpenMP,
-# Threads) and what the enabled parts need (doctest for tests, Google Benchmark
-# for bench). The example-only libraries (nlohmann_json, CLI11, stb) are found
-# by attngan_find_example_deps(), which examples/CMakeLists.txt calls once the
-# examples use them.
+# Threads, stb for image decode/encode in attngan/data/image.hpp) and what the
+# enabled parts need (doctest for tests, Google Benchmark for bench). The
+# example-only libraries (nlohmann_json, CLI11) are found by
+# attngan_find_example_deps(), which examples/CMakeLists.txt calls.
 
 include_guard(GLOBAL)
 
@@ -61,40 +61,52 @@ macro(attngan_find_package _attngan_fp_name)
   unset(_attngan_fp_KEYWORDS_MISSING_VALUES)
 endmacro()
 
+# attngan_find_stb()
+#
+# Defines the imported INTERFACE target attngan::stb for the single-file stb
+# libraries (libstb-dev). Debian ships no CMake config for stb, so this is a
+# find_path of stb_image.h; Debian installs it as /usr/include/stb/stb_image.h,
+# hence PATH_SUFFIXES stb. The include directory is the one holding the header
+# itself, so code writes #include <stb_image.h>. attngan/data/image.hpp compiles
+# a private (static) copy of stb_image and stb_image_write into each
+# translation unit that includes it, so nothing is linked.
+# cmake/attnganConfig.cmake.in repeats this lookup for installed packages.
+function(attngan_find_stb)
+  if(TARGET attngan::stb)
+    return()
+  endif()
+  find_path(ATTNGAN_STB_INCLUDE_DIR
+    NAMES stb_image.h
+    PATH_SUFFIXES stb
+    DOC "Directory containing stb_image.h and stb_image_write.h (libstb-dev)")
+  if(NOT ATTNGAN_STB_INCLUDE_DIR OR NOT EXISTS "${ATTNGAN_STB_INCLUDE_DIR}/stb_image_write.h")
+    message(FATAL_ERROR
+      "attngan needs stb (stb_image.h, stb_image_write.h). On Debian/Ubuntu install it with:\n"
+      "  sudo apt-get install libstb-dev\n"
+      "(or set ATTNGAN_STB_INCLUDE_DIR to the directory that holds stb_image.h).")
+  endif()
+  add_library(attngan::stb INTERFACE IMPORTED GLOBAL)
+  set_target_properties(attngan::stb PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${ATTNGAN_STB_INCLUDE_DIR}")
+  message(STATUS "attngan: found stb in ${ATTNGAN_STB_INCLUDE_DIR}")
+endfunction()
+
 # attngan_find_example_deps()
 #
 # Finds the libraries only the example programs use and defines their targets:
 #   nlohmann_json::nlohmann_json  (nlohmann-json3-dev)  metrics, configs, reports
 #   CLI11::CLI11                  (libcli11-dev)        command lines
-#   attngan::stb                  (libstb-dev)          PNG/JPEG decode/encode
-# Debian ships no CMake config for stb, so attngan::stb is an imported INTERFACE
-# target whose include directory is the one holding stb/stb_image.h; code
-# includes <stb/stb_image.h> and defines STB_IMAGE_IMPLEMENTATION in exactly
-# one translation unit.
+# Called once from examples/CMakeLists.txt. Imported targets from package
+# configs are directory-scoped, so they are visible in the calling directory
+# and below.
 #
-# Call it from examples/CMakeLists.txt (once) when the examples need these
-# libraries; nothing calls it yet. Imported targets are directory-scoped, so
-# they are visible in the calling directory and below.
-function(attngan_find_example_deps)
+# A macro, not a function: CLI11's and nlohmann_json's config files define
+# their imported targets in the caller's directory, and attngan_find_package
+# sets its <Name>_FOUND variables there too.
+macro(attngan_find_example_deps)
   attngan_find_package(nlohmann_json 3.10 DEBIAN nlohmann-json3-dev CONFIG)
   attngan_find_package(CLI11 2.1 DEBIAN libcli11-dev CONFIG)
-
-  if(NOT TARGET attngan::stb)
-    find_path(ATTNGAN_STB_INCLUDE_DIR
-      NAMES stb/stb_image.h
-      DOC "Directory containing stb/stb_image.h (libstb-dev)")
-    if(NOT ATTNGAN_STB_INCLUDE_DIR)
-      message(FATAL_ERROR
-        "attngan needs stb (stb/stb_image.h). On Debian/Ubuntu install it with:\n"
-        "  sudo apt-get install libstb-dev\n"
-        "(or set ATTNGAN_STB_INCLUDE_DIR to the directory that holds stb/).")
-    endif()
-    add_library(attngan::stb INTERFACE IMPORTED)
-    set_target_properties(attngan::stb PROPERTIES
-      INTERFACE_INCLUDE_DIRECTORIES "${ATTNGAN_STB_INCLUDE_DIR}")
-    message(STATUS "attngan: found stb in ${ATTNGAN_STB_INCLUDE_DIR}")
-  endif()
-endfunction()
+endmacro()
 
 # --- What the library needs --------------------------------------------------
 attngan_find_package(Eigen3 3.4 DEBIAN libeigen3-dev NO_MODULE)
@@ -102,6 +114,8 @@ attngan_find_package(Eigen3 3.4 DEBIAN libeigen3-dev NO_MODULE)
 attngan_find_package(OpenMP DEBIAN "g++ libgomp1" COMPONENTS CXX)
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 attngan_find_package(Threads DEBIAN libc6-dev)
+# stb_image / stb_image_write: JPEG and PNG decode/encode (attngan/data/image.hpp).
+attngan_find_stb()
 
 # --- What the enabled parts need ----------------------------------------------
 if(ATTNGAN_BUILD_TESTS)

@@ -29,7 +29,7 @@ MIN_CMAKE_VERSION=3.25
 # <program> is an executable target built from examples/ (found under
 # $BUILD_DIR/examples/). Arguments are split on spaces (no quoting); steps run
 # in $BUILD_DIR. Until the AttnGAN programs exist the demo runs the library examples.
-DEMO_STEPS=("01_tensor_expressions" "02_autodiff_regression")
+DEMO_STEPS=("01_tensor_expressions" "02_autodiff_regression" "03_make_synthetic_birds --out demo/synthetic_birds --classes 10 --images-per-class 10 --size 256 --overwrite")
 
 usage() {
   cat <<'EOF'

@@ -23,12 +23,18 @@ struct conv_geometry {
   ATTNGAN_HD index_t col_cols() const { return out_h * out_w; }
 };
 
+// Both kernels work on a run of consecutive images at once: x (n, C, H, W)
+// and col (n, C·KH·KW, Ho·Wo), image after image.
 template <class T>
 struct im2col {
-  const T* x;  // (C, H, W)
-  T* col;      // (C·KH·KW, Ho·Wo)
+  const T* x;  // (n, C, H, W)
+  T* col;      // (n, C·KH·KW, Ho·Wo)
   conv_geometry g;
-  ATTNGAN_HD void operator()(index_t i) const {
+  ATTNGAN_HD void operator()(index_t flat) const {
+    const index_t per = g.col_rows() * g.col_cols(), n = flat / per, i = flat % per;
+    one(x + n * g.channels * g.height * g.width, col + n * per, i);
+  }
+  ATTNGAN_HD void one(const T* x, T* col, index_t i) const {
     const index_t p = i % g.col_cols(), r = i / g.col_cols();
     const index_t ow = p % g.out_w, oh = p / g.out_w;
     const index_t kw = r % g.kernel_w, kh = (r / g.kernel_w) % g.kernel_h, c = r / (g.kernel_w * g.kernel_h);
@@ -38,6 +44,13 @@ struct im2col {
   // Host: whole output rows at a time, so the inner loop is a (strided)
   // copy with zero fill at the borders, without divisions.
   void range(index_t begin, index_t end) const {
+    const index_t per = g.col_rows() * g.col_cols();
+    for (index_t n = begin / per; n * per < end; ++n) {
+      const index_t b = begin > n * per ? begin - n * per : 0, e = end < (n + 1) * per ? end - n * per : per;
+      range_one(x + n * g.channels * g.height * g.width, col + n * per, b, e);
+    }
+  }
+  void range_one(const T* x, T* col, index_t begin, index_t end) const {
     index_t i = begin;
     while (i < end) {
       const index_t p = i % g.col_cols(), r = i / g.col_cols();
@@ -63,10 +76,14 @@ struct im2col {
 
 template <class T>
 struct col2im_add {
-  const T* col;  // (C·KH·KW, Ho·Wo)
-  T* dx;         // (C, H, W), accumulated
+  const T* col;  // (n, C·KH·KW, Ho·Wo)
+  T* dx;         // (n, C, H, W), accumulated
   conv_geometry g;
-  ATTNGAN_HD void operator()(index_t i) const {
+  ATTNGAN_HD void operator()(index_t flat) const {
+    const index_t per = g.channels * g.height * g.width, n = flat / per;
+    one(col + n * g.col_rows() * g.col_cols(), dx + n * per, flat % per);
+  }
+  ATTNGAN_HD void one(const T* col, T* dx, index_t i) const {
     const index_t w = i % g.width, h = (i / g.width) % g.height, c = i / (g.width * g.height);
     T sum = T(0);
     for (index_t kh = 0; kh < g.kernel_h; ++kh) {
@@ -87,6 +104,13 @@ struct col2im_add {
   // Host: whole input rows at a time; for stride 1 every (kh, kw) adds a
   // shifted run of a column row, a loop that vectorises.
   void range(index_t begin, index_t end) const {
+    const index_t per = g.channels * g.height * g.width;
+    for (index_t n = begin / per; n * per < end; ++n) {
+      const index_t b = begin > n * per ? begin - n * per : 0, e = end < (n + 1) * per ? end - n * per : per;
+      range_one(col + n * g.col_rows() * g.col_cols(), dx + n * per, b, e);
+    }
+  }
+  void range_one(const T* col, T* dx, index_t begin, index_t end) const {
     index_t i = begin;
     while (i < end) {
       const index_t w0 = i % g.width, h = (i / g.width) % g.height, c = i / (g.width * g.height);

@@ -54,6 +54,18 @@ inline bool is_direct(const kernels::conv_geometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
 }
 
+/// Images per GEMM batch: as many as fit in `budget` bytes of column
+/// matrices. Batches of images run their GEMMs in parallel (one image per
+/// thread), which uses the cores better than splitting one small GEMM.
+template <class T>
+index_t images_per_chunk(const kernels::conv_geometry& g, index_t batch, bool direct,
+                         std::size_t budget = std::size_t(64) << 20) {
+  if (direct) return batch;
+  const std::size_t per = std::size_t(g.col_rows() * g.col_cols()) * sizeof(T);
+  index_t n = index_t(budget / (per ? per : 1));
+  return n < 1 ? 1 : (n > batch ? batch : n);
+}
+
 template <real T, backend B>
 struct conv2d_node : node<T, B> {
   kernels::conv_geometry g;
@@ -69,33 +81,38 @@ struct conv2d_node : node<T, B> {
     auto& w = *this->inputs[1];
     const T* G = this->grad.data();
     const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
-    const index_t out_image = out_channels * cols;
+    const index_t out_image = out_channels * cols, per_col = rows * cols;
+    const index_t chunk = images_per_chunk<T>(g, batch, direct());
     tensor<T, B> col;
-    if (!direct() && (wants[1] || wants[0])) col = tensor<T, B>(shape(rows, cols));
-    if (wants[1]) {  // dW += G[n] · col[n]ᵀ
-      T* dw = w.grad_buffer();
-      for (index_t n = 0; n < batch; ++n) {
-        const T* c = x.value.data() + n * image;
+    if (!direct()) col = tensor<T, B>(shape(chunk * per_col));
+    for (index_t n0 = 0; n0 < batch; n0 += chunk) {
+      const index_t nb = chunk < batch - n0 ? chunk : batch - n0;
+      const T* xs = x.value.data() + n0 * image;
+      const T* gs = G + n0 * out_image;
+      if (wants[1]) {  // dW += G[n] · col[n]ᵀ, image after image (one gradient buffer)
+        const T* c = xs;
         if (!direct()) {
-          primitives::for_each_index<B>(rows * cols, kernels::im2col<T>{c, col.data(), g});
+          primitives::for_each_index<B>(nb * per_col, kernels::im2col<T>{xs, col.data(), g});
           c = col.data();
         }
-        primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, out_channels, rows, cols, T(1),
-                                                     G + n * out_image, cols, c, cols, T(1), dw, rows});
+        T* dw = w.grad_buffer();
+        for (index_t n = 0; n < nb; ++n)
+          primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, out_channels, rows, cols, T(1),
+                                                       gs + n * out_image, cols, c + n * per_col, cols, T(1), dw,
+                                                       rows});
       }
-    }
-    if (wants[0]) {  // dx[n] += col2im(Wᵀ · G[n])
-      T* dx = x.grad_buffer();
-      for (index_t n = 0; n < batch; ++n) {
+      if (wants[0]) {  // dx[n] += col2im(Wᵀ · G[n]), the images of the chunk in parallel
+        T* dx = x.grad_buffer() + n0 * image;
         if (direct()) {
-          primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, cols, out_channels, T(1),
-                                                       w.value.data(), rows, G + n * out_image, cols, T(1),
-                                                       dx + n * image, cols});
+          primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, cols, out_channels,
+                                                               T(1), w.value.data(), rows, gs, cols, T(1), dx, cols},
+                                      nb, 0, out_image, image);
         } else {
-          primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, cols, out_channels, T(1),
-                                                       w.value.data(), rows, G + n * out_image, cols, T(0),
-                                                       col.data(), cols});
-          primitives::for_each_index<B>(image, kernels::col2im_add<T>{col.data(), dx + n * image, g});
+          primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, cols, out_channels,
+                                                               T(1), w.value.data(), rows, gs, cols, T(0), col.data(),
+                                                               cols},
+                                      nb, 0, out_image, per_col);
+          primitives::for_each_index<B>(nb * image, kernels::col2im_add<T>{col.data(), dx, g});
         }
       }
     }
@@ -142,18 +159,22 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
     beta = T(1);
   }
   const bool direct = detail::is_direct(g);
+  const index_t chunk = detail::images_per_chunk<T>(g, n, direct), image = g.channels * g.height * g.width;
   tensor<T, B> col;
-  if (!direct) col = tensor<T, B>(shape(rows, cols));
-  const index_t image = g.channels * g.height * g.width;
-  for (index_t i = 0; i < n; ++i) {
-    const T* c = x.value().data() + i * image;
+  if (!direct) col = tensor<T, B>(shape(chunk * rows * cols));
+  for (index_t n0 = 0; n0 < n; n0 += chunk) {  // out[n] = W · col[n], the images of a chunk in parallel
+    const index_t nb = chunk < n - n0 ? chunk : n - n0;
+    const T* c = x.value().data() + n0 * image;
+    index_t c_stride = image;
     if (!direct) {
-      primitives::for_each_index<B>(rows * cols, kernels::im2col<T>{c, col.data(), g});
+      primitives::for_each_index<B>(nb * rows * cols, kernels::im2col<T>{c, col.data(), g});
       c = col.data();
+      c_stride = rows * cols;
     }
-    primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, cols, rows, T(1),
-                                                 weight.value().data(), rows, c, cols, beta,
-                                                 out.data() + i * oc * cols, cols});
+    primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, cols, rows, T(1),
+                                                         weight.value().data(), rows, c, cols, beta,
+                                                         out.data() + n0 * oc * cols, cols},
+                                nb, 0, c_stride, oc * cols);
   }
   std::vector<attngan::detail::node_ptr<T, B>> inputs{x.node(), weight.node()};
   if (bias.defined()) inputs.push_back(bias.node());
