@@ -74,3 +74,20 @@ TEST_CASE("gradcheck: losses and cosine similarity in double") {
   CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::cosine_similarity(v[0], v[1], 1); }, {&x, &lv}).ok);
   CHECK_THROWS_AS((void)F::cross_entropy(vd::leaf(x.clone()), {0, 1, 5, 0}), value_error);
 }
+
+TEST_CASE("NaN in inputs is reported by the layer that can see it cheaply") {
+  vf p = vf::leaf(tcpu<float>::from_host(shape(2), {0.5f, std::nanf("")}));
+  vf y = vf::leaf(tcpu<float>::from_host(shape(2), {1.f, 0.f}));
+  CHECK_THROWS_WITH_AS((void)F::bce(p, y),
+                       "bce: the loss is nan: an input contains NaN or infinity (or, for bce, a probability outside [0, 1])",
+                       value_error);
+  vf outside = vf::leaf(tcpu<float>::from_host(shape(2), {0.5f, 1.5f}));
+  CHECK_THROWS_AS((void)F::bce(outside, y), value_error);
+  CHECK_THROWS_AS((void)F::bce_with_logits(p, y), value_error);
+  generator rng(1);
+  nn::network<nn::batch_norm2d<2>, float, cpu> bn(rng);
+  auto x = randn<float>(shape(2, 2, 2, 2), 3);
+  x.data()[5] = std::nanf("");
+  CHECK_THROWS_WITH_AS(bn(vf::leaf(std::move(x))),
+                       "batch_norm: the batch variance of channel 1 is nan: the input contains NaN or infinity", value_error);
+}

@@ -91,3 +91,11 @@ TEST_CASE("pooling rejects bad windows with the layer's name") {
                        shape_error);
   CHECK_THROWS_AS((void)F::avg_pool2d(x, {2, 1, 2}), value_error);
 }
+
+TEST_CASE("gradcheck: embedding weights (repeated ids) and tiling") {
+  auto w = randn<double>(shape(6, 3), 1);
+  const auto ids = tensor<std::int64_t, cpu>::from_host(shape(2, 3), {1, 4, 1, 0, 5, 1});
+  CHECK(gradcheck<cpu>([&](const std::vector<vd>& v) { return F::embedding(v[0], ids); }, {&w}).ok);
+  auto s = randn<double>(shape(2, 3), 2);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::tile_spatial(v[0], 2, 3); }, {&s}).ok);
+}

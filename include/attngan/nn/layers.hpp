@@ -136,8 +136,17 @@ struct batch_norm {
       var<T, B> centred = x - mu;
       var<T, B> variance = Rank == 4 ? mean(square(centred), {0, 2, 3}, true) : mean(square(centred), {0}, true);
       var<T, B> inv = T(1) / sqrt(variance + eps);
+      check_finite(variance);  // C values: a NaN or infinity anywhere in x shows up here
       update_running(mu, variance, count);
       return centred * inv * g + b;
+    }
+
+    static void check_finite(const var<T, B>& stat) {
+      const auto v = stat.value().to_vector();
+      for (std::size_t c = 0; c < v.size(); ++c)
+        if (!std::isfinite(double(v[c])))
+          throw value_error("batch_norm", attngan::detail::cat("the batch variance of channel ", c, " is ", v[c],
+                                                               ": the input contains NaN or infinity"));
     }
 
     // running ← (1 − m)·running + m·batch statistic (unbiased variance)

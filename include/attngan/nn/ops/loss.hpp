@@ -9,6 +9,7 @@
 //   cosine_similarity(a, b, axis) = Σ a·b / max(‖a‖·‖b‖, 1e−8)       (AttnGAN's, along axis)
 #pragma once
 
+#include <cmath>
 #include <vector>
 
 #include "attngan/autodiff/reduce.hpp"
@@ -17,11 +18,24 @@
 
 namespace attngan::nn::functional {
 
+namespace detail {
+/// Losses are one number: checking it costs nothing and turns a NaN deep in
+/// training into an error that names the loss.
+template <real T, backend B>
+var<T, B> finite_loss(var<T, B> loss, const char* op) {
+  const T v = loss.item();
+  if (!std::isfinite(double(v)))
+    throw value_error(op, attngan::detail::cat("the loss is ", v, ": an input contains NaN or infinity",
+                                               " (or, for bce, a probability outside [0, 1])"));
+  return loss;
+}
+}  // namespace detail
+
 template <real T, backend B>
 var<T, B> bce(const var<T, B>& p, const var<T, B>& y) {
   if (!(p.shape() == y.shape()))
     throw shape_error("bce", attngan::detail::cat("probabilities ", p.shape(), " and targets ", y.shape(), " differ"));
-  return mean(-(y * max(log(p), T(-100)) + (T(1) - y) * max(log(T(1) - p), T(-100))));
+  return detail::finite_loss(mean(-(y * max(log(p), T(-100)) + (T(1) - y) * max(log(T(1) - p), T(-100)))), "bce");
 }
 
 template <real T, backend B>
@@ -29,7 +43,7 @@ var<T, B> bce_with_logits(const var<T, B>& x, const var<T, B>& y) {
   if (!(x.shape() == y.shape()))
     throw shape_error("bce_with_logits", attngan::detail::cat("logits ", x.shape(), " and targets ", y.shape(),
                                                               " differ"));
-  return mean(max(x, T(0)) - x * y + log(T(1) + exp(-abs(x))));
+  return detail::finite_loss(mean(max(x, T(0)) - x * y + log(T(1) + exp(-abs(x)))), "bce_with_logits");
 }
 
 /// logits (N, C), labels N class indices in [0, C).
@@ -48,7 +62,7 @@ var<T, B> cross_entropy(const var<T, B>& logits, const std::vector<index_t>& lab
   }
   const var<T, B> picks = var<T, B>::leaf(tensor<T, B>::from_host(s, one_hot));
   const var<T, B> lp = log_softmax(logits, 1);
-  return sum(-(lp * picks)) * (T(1) / T(s[0]));
+  return detail::finite_loss(var<T, B>(sum(-(lp * picks)) * (T(1) / T(s[0]))), "cross_entropy");
 }
 
 template <real T, backend B>
