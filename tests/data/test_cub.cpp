@@ -5,6 +5,8 @@
 #include <attngan/data/synthetic_birds.hpp>
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,14 +24,7 @@ namespace fs = std::filesystem;
 
 template <class F>
 std::string io_error_message(F&& f) {
-  try {
-    f();
-  } catch (const io_error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
+  return attngan::test::error_message<io_error>(std::forward<F>(f));
 }
 
 #define CHECK_CONTAINS(text, part)                        \

@@ -5,6 +5,8 @@
 #include <attngan/data/pickle.hpp>
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -36,14 +38,7 @@ std::string b(std::initializer_list<int> v) {
 
 template <class F>
 std::string io_error_message(F&& f) {
-  try {
-    f();
-  } catch (const io_error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
+  return attngan::test::error_message<io_error>(std::forward<F>(f));
 }
 
 // The values make_golden.py writes.

@@ -1,7 +1,7 @@
 // gradcheck in double of every layer, with respect to its input and its
 // parameters (BatchNorm in training mode: gradients through the batch
 // statistics).
-#include "test_support.hpp"
+#include "network_gradcheck.hpp"
 
 #include <attngan/nn.hpp>
 
@@ -22,18 +22,9 @@ void gradcheck_layer(const char* what, const shape& input_shape, bool training =
   for (const auto& p : net.parameters())
     if (p.shape().rank() == 1) nn::init::uniform(p, -0.5, 0.5, rng);
   auto x = randn<double>(input_shape, 4);
-  std::vector<const tensor<double, cpu>*> inputs{&x};
-  std::vector<tensor<double, cpu>> params;
-  for (const auto& p : net.parameters()) params.push_back(p.value().clone());
-  for (const auto& p : params) inputs.push_back(&p);
-  auto r = gradcheck<cpu>(
-      [&](const std::vector<vd>& v) {
-        // route the checked parameter leaves into the layer
-        std::size_t k = 1;
-        for (auto& p : const_cast<std::vector<vd>&>(net.parameters())) p = v[k++];
-        return net(v[0]);
-      },
-      inputs);
+  auto r = gradcheck_network(net, {&x}, [](auto& n, const std::vector<vd>& in) { return n(in[0]); });
+  // every parameter was checked, not only the input
+  CHECK(r.checked == x.numel() + net.parameter_count());
   INFO(r.report);
   CHECK(r.ok);
 }

@@ -1,6 +1,7 @@
 // LSTM / bidirectional LSTM with per-sample lengths: golden parity with
 // PyTorch's packed sequences, gradcheck with unequal lengths, bad input.
 #include "golden.hpp"
+#include "network_gradcheck.hpp"
 
 #include <attngan/nn.hpp>
 
@@ -48,26 +49,11 @@ TEST_CASE("gradcheck: bidirectional LSTM with unequal lengths, input and every p
   generator rng(5);
   nn::network<nn::lstm<3, 2, true>, double, cpu> net(rng);
   auto x = randn<double>(shape(3, 4, 3), 6);
-  std::vector<const tensor<double, cpu>*> inputs{&x};
-  std::vector<tensor<double, cpu>> params;
-  for (const auto& p : net.parameters()) params.push_back(p.value().clone());
-  for (const auto& p : params) inputs.push_back(&p);
-  auto r = gradcheck<cpu>(
-      [&](const std::vector<vd>& v) {
-        std::size_t k = 1;
-        for (auto& p : const_cast<std::vector<vd>&>(net.parameters())) p = v[k++];
-        // rebind the module's parameters to the checked leaves
-        auto& m = net.module();
-        for (int d = 0; d < 2; ++d) {
-          m.dir[d].weight_ih = v[std::size_t(1 + 4 * d)];
-          m.dir[d].weight_hh = v[std::size_t(2 + 4 * d)];
-          m.dir[d].bias_ih = v[std::size_t(3 + 4 * d)];
-          m.dir[d].bias_hh = v[std::size_t(4 + 4 * d)];
-        }
-        auto out = net(v[0], std::vector<index_t>{4, 2, 3});
-        return vd(sum(out.output * out.output) + sum(out.h_n) * 0.5 + sum(out.c_n * out.c_n));
-      },
-      inputs);
+  auto r = gradcheck_network(net, {&x}, [](auto& n, const std::vector<vd>& in) {
+    auto out = n(in[0], std::vector<index_t>{4, 2, 3});
+    return vd(sum(out.output * out.output) + sum(out.h_n) * 0.5 + sum(out.c_n * out.c_n));
+  });
+  CHECK(r.checked == x.numel() + net.parameter_count());
   INFO(r.report);
   CHECK(r.ok);
 }

@@ -136,3 +136,23 @@ TEST_CASE("orthogonal initialisation gives orthonormal rows or columns") {
       }
   }
 }
+
+TEST_CASE("use_parameters points the modules at other vars, and back") {
+  generator rng(8);
+  nn::network<nn::sequential<nn::linear<3, 2>, nn::tanh>, float, cpu> net(rng);
+  vf x = vf::leaf(randn<float>(shape(4, 3), 9));
+  const auto own = net(x).value().to_vector();
+  std::vector<vf> other;
+  for (const auto& p : net.parameters()) other.push_back(vf::leaf(tcpu<float>::full(p.shape(), 0.25f), true));
+  net.use_parameters(other);
+  vf y = net(x);
+  CHECK(y.value().to_vector() != own);
+  backward(sum(y));
+  CHECK(other[0].has_grad());  // the gradient reaches the substituted leaves
+  CHECK(other[1].has_grad());
+  net.use_own_parameters();
+  CHECK(net(x).value().to_vector() == own);
+  CHECK_THROWS_AS(net.use_parameters({other[0]}), value_error);
+  std::vector<vf> wrong{other[1], other[0]};
+  CHECK_THROWS_AS(net.use_parameters(wrong), shape_error);
+}

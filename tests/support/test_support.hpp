@@ -64,4 +64,18 @@ std::string message_of(F&& f) {
   return "";
 }
 
+/// The message of the E that f throws; a marker string when f throws
+/// something else or nothing, so a CHECK on the message shows what happened.
+template <class E, class F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
+  }
+  return "NO EXCEPTION";
+}
+
 }  // namespace attngan::test

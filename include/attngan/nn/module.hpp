@@ -74,13 +74,21 @@ void for_each_tensor(M& m, F&& f) {
   m.visit(v);
 }
 
-/// Sets every module's training flag.
-struct mode_visitor {
-  bool training;
+/// A visitor that ignores everything; the visitors below override what they use.
+struct null_visitor {
   template <class V>
   void parameter(std::string_view, V&, const shape&) {}
   template <class V>
   void buffer(std::string_view, V&, const shape&) {}
+  template <class M>
+  void child(std::string_view, M&) {}
+  void mode(bool&) {}
+};
+
+/// Sets every module's training flag.
+struct mode_visitor : null_visitor {
+  bool training;
+  explicit mode_visitor(bool on) : training(on) {}
   template <class M>
   void child(std::string_view, M& m) {
     m.visit(*this);
@@ -90,17 +98,13 @@ struct mode_visitor {
 
 /// Calls m.reset_parameters(rng) on every module of the tree that has one,
 /// children first in visit order (PyTorch initialises in construction order).
-struct init_visitor {
+struct init_visitor : null_visitor {
   generator& rng;
-  template <class V>
-  void parameter(std::string_view, V&, const shape&) {}
-  template <class V>
-  void buffer(std::string_view, V&, const shape&) {}
+  explicit init_visitor(generator& g) : rng(g) {}
   template <class M>
   void child(std::string_view, M& m) {
     apply(m);
   }
-  void mode(bool&) {}
   template <class M>
   void apply(M& m) {
     if constexpr (requires { m.reset_parameters(rng); }) m.reset_parameters(rng);
@@ -184,6 +188,24 @@ class network {
   }
   void eval() { train(false); }
   [[nodiscard]] bool training() const { return training_; }
+
+  /// Points the modules at other parameter vars — same order and shapes as
+  /// parameters() — such as the leaves gradcheck differentiates, or vars
+  /// computed from others (hypernetworks). use_own_parameters() undoes it.
+  void use_parameters(const std::vector<var_type>& replacement) {
+    if (replacement.size() != parameters_.size())
+      throw value_error("network::use_parameters", attngan::detail::cat(replacement.size(), " vars for ",
+                                                                        parameters_.size(), " parameters"));
+    std::size_t i = 0;
+    for_each_tensor(module_, [&](const std::string& name, var_type& v, const shape& s, tensor_kind k) {
+      if (k != tensor_kind::parameter) return;
+      const var_type& r = replacement[i++];
+      if (!(r.shape() == s))
+        throw shape_error("network::use_parameters", attngan::detail::cat(name, " has shape ", s, ", got ", r.shape()));
+      v = r;
+    });
+  }
+  void use_own_parameters() { use_parameters(parameters_); }
 
   /// The value of a parameter or buffer by its PyTorch name.
   [[nodiscard]] tensor<T, B> state(std::string_view name) {
