@@ -3,6 +3,8 @@
 #include <attngan/data/text.hpp>
 #include <doctest/doctest.h>
 
+#include "test_support.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -35,17 +37,7 @@ std::vector<std::string> split_spaces(const std::string& s) {
   return out;
 }
 
-template <class E, class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return "NO EXCEPTION";
-}
+using attngan::test::error_message;
 
 std::string ten_captions() {
   std::string s;

@@ -19,17 +19,7 @@ void check_layer(const std::string& fixture, bool training = true) {
   net.train(training);
 
   // The network's names and order equal PyTorch's state_dict (parameters and buffers).
-  std::vector<std::string> ours, theirs;
-  for (const auto& e : net.entries()) ours.push_back("param." + e.name);
-  for (const auto& n : f.names())
-    if (n.rfind("param.", 0) == 0) theirs.push_back(n);
-  CHECK(ours == theirs);
-  for (const auto& e : net.entries()) {
-    auto dst = net.state(e.name);
-    auto src = f.tensor_of("param." + e.name);
-    REQUIRE(dst.shape() == src.shape());
-    cpu::copy_within(dst.data(), src.data(), std::size_t(src.numel()) * sizeof(float));
-  }
+  load_golden_state(net, f);
 
   vf x = vf::leaf(f.tensor_of("input0"), true);
   vf out = net(x);

@@ -104,6 +104,24 @@ inline void check_close(const golden_file& f, const std::string& name, const ten
   CHECK(ok);
 }
 
+/// Checks that a network's parameter and buffer names, in order, equal the
+/// fixture's "param.<name>" entries (PyTorch's state_dict order), then copies
+/// the fixture's values into the network.
+template <class Net>
+void load_golden_state(Net& net, const golden_file& f) {
+  std::vector<std::string> ours, theirs;
+  for (const auto& e : net.entries()) ours.push_back("param." + e.name);
+  for (const auto& n : f.names())
+    if (n.rfind("param.", 0) == 0) theirs.push_back(n);
+  CHECK(ours == theirs);
+  for (const auto& e : net.entries()) {
+    auto dst = net.state(e.name);
+    auto src = f.tensor_of("param." + e.name);
+    REQUIRE(dst.shape() == src.shape());
+    cpu::copy_within(dst.data(), src.data(), std::size_t(src.numel()) * sizeof(float));
+  }
+}
+
 inline std::string golden_path(const std::string& folder, const std::string& name) {
   return std::string(ATTNGAN_TESTS_SOURCE_DIR) + "/" + folder + "/golden/" + name + ".txt";
 }
