@@ -22,19 +22,21 @@ using namespace attngan::data;
 using attngan::test::scratch_folder;
 namespace fs = std::filesystem;
 
+/// 4 classes x 5 images of 64 px: 15 train images, 5 test images.
+void write_small_birds(const fs::path& root, std::uint64_t seed) {
+  synthetic_birds_options o;
+  o.seed = seed;
+  o.classes = 4;
+  o.images_per_class = 5;
+  o.image_size = 64;
+  write_synthetic_birds(root, o);
+}
+
 /// One synthetic dataset for the whole suite (4 classes x 5 images, 64 px):
 /// 15 train images, 5 test images.
 const fs::path& dataset_root() {
   static const scratch_folder dir("loader");
-  static const bool written = [] {
-    synthetic_birds_options o;
-    o.seed = 11;
-    o.classes = 4;
-    o.images_per_class = 5;
-    o.image_size = 64;
-    write_synthetic_birds(dir.path(), o);
-    return true;
-  }();
+  static const bool written = (write_small_birds(dir.path(), 11), true);
   (void)written;
   return dir.path();
 }
@@ -265,12 +267,7 @@ TEST_CASE("loader: start_epoch mid-way, early destruction, resumed epochs") {
 
 TEST_CASE("loader: a corrupt image fails its batch, naming the file, on any thread") {
   scratch_folder dir("loader-bad");
-  synthetic_birds_options so;
-  so.seed = 3;
-  so.classes = 4;
-  so.images_per_class = 5;
-  so.image_size = 64;
-  write_synthetic_birds(dir.path(), so);
+  write_small_birds(dir.path(), 3);
   const cub_dataset ds = cub_dataset::open(dir.path(), split::train);
   const fs::path victim = ds.image_path(0);
   {

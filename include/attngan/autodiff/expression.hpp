@@ -473,8 +473,17 @@ struct lowering<where_expr<C, A, Bx>, Base> {
 
 namespace detail {
 
-/// The leaves of an expression in slot order: their nodes (kept alive by the
-/// result's node) and the view each reads.
+/// The leaves of an expression in slot order, borrowed: their nodes and the
+/// view each reads. Backward passes read them from the result's node without
+/// copying the vectors.
+template <real T, backend B>
+struct leaf_refs {
+  const std::vector<node_ptr<T, B>>& nodes;
+  const std::vector<strided_view>& views;
+};
+
+/// The same, owned, while an expression is lowered (the nodes then move into
+/// the result's node, which keeps them alive).
 template <real T, backend B>
 struct leaf_list {
   std::vector<node_ptr<T, B>> nodes;
@@ -483,12 +492,13 @@ struct leaf_list {
     nodes.push_back(n);
     views.push_back(v);
   }
+  [[nodiscard]] leaf_refs<T, B> refs() const { return {nodes, views}; }
 };
 
 /// The sources of an expression over `space`: its leaves' views (slots
 /// 0..K-1) and, for backward kernels, the incoming gradient (slot K).
 template <real T, backend B, int N>
-source_table<T, N> make_sources(const leaf_list<T, B>& leaves, const shape& space, const T* extra = nullptr,
+source_table<T, N> make_sources(const leaf_refs<T, B>& leaves, const shape& space, const T* extra = nullptr,
                                 const shape* extra_shape = nullptr) {
   const T* data[source_table<T, N>::size] = {};
   strided_view views[source_table<T, N>::size];
@@ -654,7 +664,7 @@ struct strided_add_kernel {
 /// extent 1), scaled by alpha.
 template <real T, backend B, int K, class Ev>
 void expression_backward(const Ev& ev, const shape& space, const T* g, const shape& g_shape, T alpha,
-                         const leaf_list<T, B>& leaves, const std::vector<char>& wants) {
+                         const leaf_refs<T, B>& leaves, const std::vector<char>& wants) {
   if constexpr (K > 0) {
     const auto sources = make_sources<T, B, K + 1>(leaves, space, g, &g_shape);
     auto direct = [&](int j) { return leaves.views[std::size_t(j)].extents.numel() == space.numel(); };
@@ -694,7 +704,7 @@ struct elementwise_node : node<T, B> {
   elementwise_node(const Ev& e, std::vector<strided_view> v) : ev(e), views(std::move(v)) {}
   void backward(const std::vector<char>& wants) override {
     expression_backward<T, B, K>(ev, this->value.shape(), this->grad.data(), this->value.shape(), T(1),
-                                 leaf_list<T, B>{this->inputs, views}, wants);
+                                 leaf_refs<T, B>{this->inputs, views}, wants);
   }
 };
 
@@ -707,7 +717,7 @@ struct reduction_node : node<T, B> {
   reduction_node(const Ev& e, std::vector<strided_view> v, const shape& s, const shape& k, T a)
       : ev(e), views(std::move(v)), space(s), kept(k), alpha(a) {}
   void backward(const std::vector<char>& wants) override {
-    expression_backward<T, B, K>(ev, space, this->grad.data(), kept, alpha, leaf_list<T, B>{this->inputs, views},
+    expression_backward<T, B, K>(ev, space, this->grad.data(), kept, alpha, leaf_refs<T, B>{this->inputs, views},
                                  wants);
   }
 };
@@ -726,7 +736,7 @@ auto materialise(const E& e) {
   auto ev = L::make(e, leaves);
   tensor<T, B> value(out);
   primitives::for_each_index<B>(
-      out.numel(), assign_kernel<T, decltype(ev), K>{ev, make_sources<T, B, K>(leaves, out), value.data()});
+      out.numel(), assign_kernel<T, decltype(ev), K>{ev, make_sources<T, B, K>(leaves.refs(), out), value.data()});
   return make_result<elementwise_node<T, B, decltype(ev), K>>(std::move(value), std::move(leaves.nodes),
                                                               "elementwise", ev, std::move(leaves.views));
 }
@@ -746,7 +756,7 @@ auto materialise_reduction(const E& e, const shape& kept, const shape& result, t
   auto ev = L::make(e, leaves);
   tensor<T, B> value(result);
   primitives::reduce_sum<B>(value.data(), primitives::make_reduce_plan(space, kept, op),
-                            value_reader<T, decltype(ev), K>{ev, make_sources<T, B, K>(leaves, space)}, alpha,
+                            value_reader<T, decltype(ev), K>{ev, make_sources<T, B, K>(leaves.refs(), space)}, alpha,
                             false);
   return make_result<reduction_node<T, B, decltype(ev), K>>(std::move(value), std::move(leaves.nodes), op, ev,
                                                             std::move(leaves.views), space, kept, alpha);
