@@ -162,6 +162,16 @@ struct broadcast_reader {
   ATTNGAN_HD index_t index(index_t i) const {
     if (terms < 0) return i;
     index_t idx = 0;
+#if defined(__CUDA_ARCH__)
+    // On the GPU a 64-bit division is a long software sequence; below 2^32
+    // (every tensor AttnGAN has) the 32-bit one gives the same result.
+    if (i < (index_t(1) << 32)) {
+      const auto u = std::uint32_t(i);
+      for (int k = 0; k < terms; ++k)
+        idx += index_t(u / std::uint32_t(div[k]) % std::uint32_t(mod[k])) * stride[k];
+      return idx;
+    }
+#endif
     for (int k = 0; k < terms; ++k) idx += (i / div[k]) % mod[k] * stride[k];
     return idx;
   }
@@ -249,7 +259,7 @@ struct flat_access {
 template <class T, int N>
 struct chunk_access {
   const T* p[source_table<T, N>::size];
-  T get(int slot, index_t j) const { return p[slot][j]; }
+  ATTNGAN_HD T get(int slot, index_t j) const { return p[slot][j]; }
 };
 
 namespace detail {

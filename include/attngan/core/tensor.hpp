@@ -148,6 +148,9 @@ class tensor {
     require_defined("tensor::fill");
     if constexpr (Backend::is_host) {
       std::fill_n(data(), numel(), value);
+    } else if (value == T(0) && requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
+      if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); })
+        Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));  // all-zero bits are 0 for every element type
     } else {
       std::vector<T> host(std::size_t(numel()), value);
       Backend::copy_from_host(data(), host.data(), host.size() * sizeof(T));

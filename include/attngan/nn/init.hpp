@@ -15,6 +15,7 @@
 #include <Eigen/QR>
 
 #include "attngan/autodiff/var.hpp"
+#include "attngan/backend/cpu/elementwise.hpp"  // orthogonal() draws on the host
 #include "attngan/core/random.hpp"
 
 namespace attngan::nn::init {

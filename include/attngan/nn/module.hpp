@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "attngan/autodiff/backward.hpp"
+#include "attngan/backend/cpu/cpu.hpp"  // the default backend of network<>
 #include "attngan/autodiff/var.hpp"
 #include "attngan/core/random.hpp"
 

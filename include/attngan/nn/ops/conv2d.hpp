@@ -57,6 +57,13 @@ inline bool is_direct(const kernels::conv_geometry& g) {
 /// Images per GEMM batch: as many as fit in `budget` bytes of column
 /// matrices. Batches of images run their GEMMs in parallel (one image per
 /// thread), which uses the cores better than splitting one small GEMM.
+/// Bytes of column matrices a convolution may hold at once: 64 MiB on the
+/// host (cache-friendly chunks), 512 MiB on a GPU (fewer, larger GEMMs).
+template <backend B>
+constexpr std::size_t column_budget() {
+  return B::is_host ? std::size_t(64) << 20 : std::size_t(512) << 20;
+}
+
 template <class T>
 index_t images_per_chunk(const kernels::conv_geometry& g, index_t batch, bool direct,
                          std::size_t budget = std::size_t(64) << 20) {
@@ -82,7 +89,7 @@ struct conv2d_node : node<T, B> {
     const T* G = this->grad.data();
     const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
     const index_t out_image = out_channels * cols, per_col = rows * cols;
-    const index_t chunk = images_per_chunk<T>(g, batch, direct());
+    const index_t chunk = images_per_chunk<T>(g, batch, direct(), column_budget<B>());
     tensor<T, B> col;
     if (!direct()) col = tensor<T, B>(shape(chunk * per_col));
     for (index_t n0 = 0; n0 < batch; n0 += chunk) {
@@ -159,7 +166,7 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
     beta = T(1);
   }
   const bool direct = detail::is_direct(g);
-  const index_t chunk = detail::images_per_chunk<T>(g, n, direct), image = g.channels * g.height * g.width;
+  const index_t chunk = detail::images_per_chunk<T>(g, n, direct, detail::column_budget<B>()), image = g.channels * g.height * g.width;
   tensor<T, B> col;
   if (!direct) col = tensor<T, B>(shape(chunk * rows * cols));
   for (index_t n0 = 0; n0 < n; n0 += chunk) {  // out[n] = W · col[n], the images of a chunk in parallel

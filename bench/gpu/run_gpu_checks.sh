@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The GPU checks, run on a machine with an NVIDIA GPU from a build folder
+# made on another machine (the GPU machine needs no compiler, doctest or
+# Google Benchmark; it needs the CUDA runtime and cuBLAS, and PyTorch with
+# CUDA for the side-by-side numbers):
+#
+#   # on the build machine (nvcc, no GPU needed):
+#   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+#         -DATTNGAN_NATIVE_ARCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90
+#   ninja -C build-gpu test_parity_cuda bench_cuda_ops
+#   bash bench/gpu/run_gpu_checks.sh --stage build-gpu   # copies libbenchmark beside them
+#   # on the GPU machine, from the repository root:
+#   bash bench/gpu/run_gpu_checks.sh build-gpu results.txt
+#
+# It runs, in order, each under a time limit: the CUDA-vs-CPU parity tests of
+# every primitive and layer (tests/backend/parity), the CUDA benchmarks at
+# AttnGAN's shapes, and PyTorch eager on the same shapes
+# (bench/gpu/torch_ops.py), and writes everything to one results file. The
+# exit status is the parity tests' (0 passed, 1 failed, 77 no GPU).
+set -u
+
+if [ "${1:-}" = "--stage" ]; then
+  build=${2:?usage: run_gpu_checks.sh --stage BUILD_DIR}
+  mkdir -p "$build/lib"
+  # Google Benchmark's shared library, under the name the binary asks for
+  # (Debian: libbenchmark.so.1debian); the GPU machine has none.
+  lib=$(ldd "$build/bench/bench_cuda_ops" | awk '/libbenchmark/{print $3; exit}')
+  [ -n "$lib" ] && cp -L "$lib" "$build/lib/"
+  ls -la "$build/lib" "$build/tests/backend/parity/test_parity_cuda" "$build/bench/bench_cuda_ops"
+  exit 0
+fi
+
+build=${1:-build-gpu}
+out=${2:-gpu_results.txt}
+here=$(cd "$(dirname "$0")" && pwd)
+export LD_LIBRARY_PATH="/usr/local/cuda/lib64:$build/lib:${LD_LIBRARY_PATH:-}"
+
+{
+  echo "# attngan GPU checks"
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
+  echo
+  echo "## parity: cuda vs cpu (tests/backend/parity)"
+} > "$out"
+
+timeout 240 "$build/tests/backend/parity/test_parity_cuda" >> "$out" 2>&1
+parity=$?
+echo "parity exit status: $parity" >> "$out"
+
+echo >> "$out"; echo "## attngan cuda benchmarks (median of 5)" >> "$out"
+timeout 240 "$build/bench/bench_cuda_ops" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_min_time=0.2 >> "$out" 2>&1
+echo "bench exit status: $?" >> "$out"
+
+echo >> "$out"; echo "## PyTorch eager, same shapes (median of 5)" >> "$out"
+PYTHONUNBUFFERED=1 timeout 240 python3 "$here/torch_ops.py" --repetitions 5 >> "$out" 2>&1
+echo "torch exit status: $?" >> "$out"
+
+cat "$out"
+exit $parity
