@@ -162,8 +162,7 @@ struct broadcast_reader {
   ATTNGAN_HD index_t index(index_t i) const {
     if (terms < 0) return i;
     index_t idx = 0;
-#if defined(__CUDA_ARCH__)
-    // On the GPU a 64-bit division is a long software sequence; below 2^32
+    // A 64-bit division is a long software sequence on a GPU; below 2^32
     // (every tensor AttnGAN has) the 32-bit one gives the same result.
     if (i < (index_t(1) << 32)) {
       const auto u = std::uint32_t(i);
@@ -171,7 +170,6 @@ struct broadcast_reader {
         idx += index_t(u / std::uint32_t(div[k]) % std::uint32_t(mod[k])) * stride[k];
       return idx;
     }
-#endif
     for (int k = 0; k < terms; ++k) idx += (i / div[k]) % mod[k] * stride[k];
     return idx;
   }

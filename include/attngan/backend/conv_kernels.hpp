@@ -23,6 +23,13 @@ struct conv_geometry {
   ATTNGAN_HD index_t col_cols() const { return out_h * out_w; }
 };
 
+/// On a GPU, 64-bit divisions are long software sequences; when every index
+/// of a batch fits in 31 bits (all of AttnGAN's) the per-index kernels below
+/// do their index arithmetic in 32 bits instead — same results, several times
+/// fewer instructions. (The same path runs on the host through thrust_host,
+/// so CI tests it; the cpu backend uses the range() loops.)
+ATTNGAN_HD inline bool fits_in_int32(index_t total) { return total < (index_t(1) << 31); }
+
 // Both kernels work on a run of consecutive images at once: x (n, C, H, W)
 // and col (n, C·KH·KW, Ho·Wo), image after image.
 template <class T>
@@ -30,16 +37,25 @@ struct im2col {
   const T* x;  // (n, C, H, W)
   T* col;      // (n, C·KH·KW, Ho·Wo)
   conv_geometry g;
+  index_t total = index_t(1) << 62;  // largest flat index used (callers set it; the default forces 64-bit math)
+
   ATTNGAN_HD void operator()(index_t flat) const {
-    const index_t per = g.col_rows() * g.col_cols(), n = flat / per, i = flat % per;
-    one(x + n * g.channels * g.height * g.width, col + n * per, i);
+    if (fits_in_int32(total)) {
+      at<int>(int(flat));
+      return;
+    }
+    at<index_t>(flat);
   }
-  ATTNGAN_HD void one(const T* x, T* col, index_t i) const {
-    const index_t p = i % g.col_cols(), r = i / g.col_cols();
-    const index_t ow = p % g.out_w, oh = p / g.out_w;
-    const index_t kw = r % g.kernel_w, kh = (r / g.kernel_w) % g.kernel_h, c = r / (g.kernel_w * g.kernel_h);
-    const index_t ih = oh * g.stride_h - g.pad_h + kh, iw = ow * g.stride_w - g.pad_w + kw;
-    col[i] = (ih >= 0 && ih < g.height && iw >= 0 && iw < g.width) ? x[(c * g.height + ih) * g.width + iw] : T(0);
+  template <class I>
+  ATTNGAN_HD void at(I flat) const {
+    const I cols = I(g.col_cols()), per = I(g.col_rows()) * cols, n = flat / per, i = flat - n * per;
+    const I p = i % cols, r = i / cols;
+    const I ow = p % I(g.out_w), oh = p / I(g.out_w);
+    const I kw = r % I(g.kernel_w), kk = r / I(g.kernel_w), kh = kk % I(g.kernel_h), c = kk / I(g.kernel_h);
+    const I ih = oh * I(g.stride_h) - I(g.pad_h) + kh, iw = ow * I(g.stride_w) - I(g.pad_w) + kw;
+    const I H = I(g.height), W = I(g.width);
+    const T* xs = x + index_t(n) * g.channels * g.height * g.width;
+    col[flat] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xs[(c * H + ih) * W + iw] : T(0);
   }
   // Host: whole output rows at a time, so the inner loop is a (strided)
   // copy with zero fill at the borders, without divisions.
@@ -79,27 +95,37 @@ struct col2im_add {
   const T* col;  // (n, C·KH·KW, Ho·Wo)
   T* dx;         // (n, C, H, W), accumulated
   conv_geometry g;
+  index_t total = index_t(1) << 62;  // largest flat index used (callers set it; the default forces 64-bit math)
+
   ATTNGAN_HD void operator()(index_t flat) const {
-    const index_t per = g.channels * g.height * g.width, n = flat / per;
-    one(col + n * g.col_rows() * g.col_cols(), dx + n * per, flat % per);
+    if (fits_in_int32(total)) {
+      at<int>(int(flat));
+      return;
+    }
+    at<index_t>(flat);
   }
-  ATTNGAN_HD void one(const T* col, T* dx, index_t i) const {
-    const index_t w = i % g.width, h = (i / g.width) % g.height, c = i / (g.width * g.height);
+  template <class I>
+  ATTNGAN_HD void at(I flat) const {
+    const I H = I(g.height), W = I(g.width), per = I(g.channels) * H * W, n = flat / per, i = flat - n * per;
+    const I w = i % W, hh = i / W, h = hh % H, c = hh / H;
+    const I KH = I(g.kernel_h), KW = I(g.kernel_w), SH = I(g.stride_h), SW = I(g.stride_w);
+    const I OH = I(g.out_h), OW = I(g.out_w), cols = OH * OW;
+    const T* cs = col + index_t(n) * g.col_rows() * g.col_cols();
     T sum = T(0);
-    for (index_t kh = 0; kh < g.kernel_h; ++kh) {
-      const index_t oh_s = h + g.pad_h - kh;
-      if (oh_s < 0 || oh_s % g.stride_h != 0) continue;
-      const index_t oh = oh_s / g.stride_h;
-      if (oh >= g.out_h) continue;
-      for (index_t kw = 0; kw < g.kernel_w; ++kw) {
-        const index_t ow_s = w + g.pad_w - kw;
-        if (ow_s < 0 || ow_s % g.stride_w != 0) continue;
-        const index_t ow = ow_s / g.stride_w;
-        if (ow >= g.out_w) continue;
-        sum += col[((c * g.kernel_h + kh) * g.kernel_w + kw) * g.col_cols() + oh * g.out_w + ow];
+    for (I kh = 0; kh < KH; ++kh) {
+      const I oh_s = h + I(g.pad_h) - kh;
+      if (oh_s < 0 || oh_s % SH != 0) continue;
+      const I oh = oh_s / SH;
+      if (oh >= OH) continue;
+      for (I kw = 0; kw < KW; ++kw) {
+        const I ow_s = w + I(g.pad_w) - kw;
+        if (ow_s < 0 || ow_s % SW != 0) continue;
+        const I ow = ow_s / SW;
+        if (ow >= OW) continue;
+        sum += cs[index_t((c * KH + kh) * KW + kw) * cols + oh * OW + ow];
       }
     }
-    dx[i] += sum;
+    dx[flat] += sum;
   }
   // Host: whole input rows at a time; for stride 1 every (kh, kw) adds a
   // shifted run of a column row, a loop that vectorises.

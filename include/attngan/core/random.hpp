@@ -16,12 +16,30 @@
 namespace attngan {
 
 namespace detail {
+/// a + b·x rounded twice, as the host computes it: nvcc would otherwise fuse
+/// it into one FMA and the CUDA draws would differ from the CPU's in the last
+/// bit. (Host code is compiled as ISO C++, where GCC does not contract.)
+ATTNGAN_HD inline float add_mul_unfused(float a, float b, float x) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, __fmul_rn(b, x));
+#else
+  return a + b * x;
+#endif
+}
+ATTNGAN_HD inline double add_mul_unfused(double a, double b, double x) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, __dmul_rn(b, x));
+#else
+  return a + b * x;
+#endif
+}
+
 template <class T>
 struct uniform_fill {
   T* out;
   std::uint64_t seed, offset;
   T low, width;
-  ATTNGAN_HD void operator()(index_t i) const { out[i] = low + width * philox::uniform<T>(seed, offset, i); }
+  ATTNGAN_HD void operator()(index_t i) const { out[i] = add_mul_unfused(low, width, philox::uniform<T>(seed, offset, i)); }
 };
 
 template <class T>
@@ -29,7 +47,7 @@ struct normal_fill {
   T* out;
   std::uint64_t seed, offset;
   T mean, stddev;
-  ATTNGAN_HD void operator()(index_t i) const { out[i] = mean + stddev * philox::normal<T>(seed, offset, i); }
+  ATTNGAN_HD void operator()(index_t i) const { out[i] = add_mul_unfused(mean, stddev, philox::normal<T>(seed, offset, i)); }
 };
 }  // namespace detail
 

@@ -84,13 +84,14 @@ struct lstm {
                                                          " is outside [1, ", steps, "]"));
       const index_t t_max = *std::max_element(lengths.begin(), lengths.end());
 
-      // masks[t]: 1 where the sample is still inside its sequence at step t
+      // keep[t]: 1 where the sample is still inside its sequence at step t
+      // (one host-to-device copy for all steps, then views of it)
+      std::vector<T> m(static_cast<std::size_t>(t_max * batch));
+      for (index_t t = 0; t < t_max; ++t)
+        for (index_t b = 0; b < batch; ++b) m[std::size_t(t * batch + b)] = t < lengths[std::size_t(b)] ? T(1) : T(0);
+      const var<T, B> masks = var<T, B>::leaf(tensor<T, B>::from_host(shape(t_max, batch, 1), m));
       std::vector<var<T, B>> keep(static_cast<std::size_t>(t_max));
-      for (index_t t = 0; t < t_max; ++t) {
-        std::vector<T> m(static_cast<std::size_t>(batch));
-        for (index_t b = 0; b < batch; ++b) m[std::size_t(b)] = t < lengths[std::size_t(b)] ? T(1) : T(0);
-        keep[std::size_t(t)] = var<T, B>::leaf(tensor<T, B>::from_host(shape(batch, 1), m));
-      }
+      for (index_t t = 0; t < t_max; ++t) keep[std::size_t(t)] = var<T, B>(select(masks, 0, t));
 
       const var<T, B> flat = reshape(x, shape(batch * steps, In));
       std::vector<var<T, B>> outputs, h_last, c_last;

@@ -337,10 +337,19 @@ TEST_CASE("parity: Philox draws, dropout masks, Adam, gradient clipping, EMA") {
   auto nb = tensor<float, PB>(shape(1000));
   g1.normal(nc);
   g2.normal(nb);
-  check_same("normal draws (bitwise equal expected)", nb, nc, 0.0);
+  // core/philox.hpp's contract: raw bits and uniforms are exact arithmetic,
+  // identical on every backend; normals pass through log/cos/sqrt, whose
+  // last-ulp rounding is the platform's (libm vs CUDA's), so they agree to a
+  // few ulp, not bitwise.
+  check_same("normal draws (log/cos/sqrt: a few ulp)", nb, nc, 1e-6);
   g1.uniform(nc, -2.f, 3.f);
   g2.uniform(nb, -2.f, 3.f);
-  check_same("uniform draws", nb, nc, 0.0);
+  check_same("uniform draws on [-2, 3) (bitwise)", nb, nc, 0.0);
+  auto dc = tensor<double, cpu>(shape(999));
+  auto db = tensor<double, PB>(shape(999));
+  g1.uniform(dc, 0.5, 4.0);
+  g2.uniform(db, 0.5, 4.0);
+  check_same("double uniform draws (bitwise)", db, dc, 0.0);
 
   twin x = make_twin(shape(64, 50), 12);
   generator d1(9), d2(9);

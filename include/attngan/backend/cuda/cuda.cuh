@@ -24,6 +24,7 @@
 
 #include "attngan/core/allocator.hpp"
 #include "attngan/core/backend.hpp"
+#include "attngan/core/config.hpp"
 #include "attngan/core/error.hpp"
 
 namespace attngan {
@@ -120,6 +121,10 @@ struct cuda {
     ATTNGAN_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, stream()));
   }
   static void synchronize() { ATTNGAN_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+  /// dst[0, n) = value, on the stream (tensor::fill of a non-zero value).
+  template <class T>
+  static void fill_value(T* dst, index_t n, T value);
 
  private:
   static bool& tf32_flag() {

@@ -45,6 +45,13 @@ void launch(index_t n, const F& f) {
   detail::cuda_check(cudaGetLastError(), "for_each_kernel launch");
 }
 
+template <class T>
+struct fill_kernel {
+  T* dst;
+  T value;
+  ATTNGAN_HD void operator()(index_t i) const { dst[i] = value; }
+};
+
 }  // namespace cuda_detail
 
 template <>
@@ -56,3 +63,8 @@ struct elementwise_impl<cuda> {
 };
 
 }  // namespace attngan::primitives
+
+template <class T>
+void attngan::cuda::fill_value(T* dst, index_t n, T value) {
+  primitives::cuda_detail::launch(n, primitives::cuda_detail::fill_kernel<T>{dst, value});
+}

@@ -82,6 +82,7 @@ struct conv2d_node : node<T, B> {
       : g(geometry), batch(n), out_channels(o), has_bias(b) {}
 
   bool direct() const { return is_direct(g); }
+  index_t c_stride_of(index_t per_col) const { return direct() ? g.channels * g.height * g.width : per_col; }
 
   void backward(const std::vector<char>& wants) override {
     auto& x = *this->inputs[0];
@@ -99,14 +100,32 @@ struct conv2d_node : node<T, B> {
       if (wants[1]) {  // dW += G[n] · col[n]ᵀ, image after image (one gradient buffer)
         const T* c = xs;
         if (!direct()) {
-          primitives::for_each_index<B>(nb * per_col, kernels::im2col<T>{xs, col.data(), g});
+          primitives::for_each_index<B>(nb * per_col, kernels::im2col<T>{xs, col.data(), g, nb * per_col});
           c = col.data();
         }
         T* dw = w.grad_buffer();
-        for (index_t n = 0; n < nb; ++n)
-          primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, out_channels, rows, cols, T(1),
-                                                       gs + n * out_image, cols, c + n * per_col, cols, T(1), dw,
-                                                       rows});
+        const primitives::gemm_args<T> per_image{transpose::no, transpose::yes, out_channels, rows, cols, T(1),
+                                                 gs, cols, c, cols, T(1), dw, rows};
+        if constexpr (B::is_host) {
+          for (index_t n = 0; n < nb; ++n) {
+            auto a = per_image;
+            a.a = gs + n * out_image;
+            a.b = c + n * per_col;
+            primitives::gemm<B>(a);
+          }
+        } else {
+          // On a GPU one (O × C·KH·KW) product per image is too few output
+          // tiles to fill the SMs: compute the images' products in one batched
+          // GEMM, then sum them into dW with one reduction.
+          tensor<T, B> parts(shape(nb, out_channels * rows));
+          auto a = per_image;
+          a.beta = T(0);
+          a.c = parts.data();
+          primitives::gemm_batched<B>(a, nb, out_image, c_stride_of(per_col), out_channels * rows);
+          primitives::reduce_sum<B>(dw, primitives::make_reduce_plan(parts.shape(), shape(1, out_channels * rows),
+                                                                     "conv2d"),
+                                    plain_reader<T>{parts.data()}, T(1), true);
+        }
       }
       if (wants[0]) {  // dx[n] += col2im(Wᵀ · G[n]), the images of the chunk in parallel
         T* dx = x.grad_buffer() + n0 * image;
@@ -119,7 +138,8 @@ struct conv2d_node : node<T, B> {
                                                                T(1), w.value.data(), rows, gs, cols, T(0), col.data(),
                                                                cols},
                                       nb, 0, out_image, per_col);
-          primitives::for_each_index<B>(nb * image, kernels::col2im_add<T>{col.data(), dx, g});
+          primitives::for_each_index<B>(nb * image, kernels::col2im_add<T>{col.data(), dx, g,
+                                                                               nb * (per_col > image ? per_col : image)});
         }
       }
     }
@@ -174,7 +194,7 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
     const T* c = x.value().data() + n0 * image;
     index_t c_stride = image;
     if (!direct) {
-      primitives::for_each_index<B>(nb * rows * cols, kernels::im2col<T>{c, col.data(), g});
+      primitives::for_each_index<B>(nb * rows * cols, kernels::im2col<T>{c, col.data(), g, nb * rows * cols});
       c = col.data();
       c_stride = rows * cols;
     }
