@@ -194,7 +194,7 @@ TEST_CASE("golden: gradients of every text and small image encoder parameter equ
   check_close(s.f, "grad.images", images.grad(), "grad");
 }
 
-TEST_CASE("golden: one DAMSM pretraining step equals the oracle's (clip 0.25, Adam 0.002, trunk frozen)") {
+TEST_CASE("golden: two DAMSM pretraining steps equal the oracle's (clip 0.25, Adam 0.002, trunk frozen)") {
   small_damsm s;
   s.text.train();
   s.image.train();
@@ -209,6 +209,16 @@ TEST_CASE("golden: one DAMSM pretraining step equals the oracle's (clip 0.25, Ad
   // trunk parameters unchanged, BatchNorm statistics updated once, projections stepped
   for (const auto& e : s.image.entries())
     check_close(s.f, "step.image." + e.name, s.image.state(e.name),
+                e.kind == nn::tensor_kind::buffer ? "buffer" : "output");
+  // second step: Adam's moments carry step 1's clipped gradients, so the
+  // parameters now depend on the clip factors of both steps
+  const auto second = trainer.step(s.f.tensor_of("images"), s.captions, s.lengths, s.class_ids, s.rng);
+  CHECK(second.w_loss0 == doctest::Approx(scalar(s.f, "step2.w_loss0")).epsilon(1e-4));
+  CHECK(second.s_loss0 == doctest::Approx(scalar(s.f, "step2.s_loss0")).epsilon(1e-4));
+  CHECK(second.text_grad_norm == doctest::Approx(scalar(s.f, "step2.text_grad_norm")).epsilon(1e-4));
+  for (const auto& e : s.text.entries()) check_close(s.f, "step2." + e.name, s.text.state(e.name), "output");
+  for (const auto& e : s.image.entries())
+    check_close(s.f, "step2.image." + e.name, s.image.state(e.name),
                 e.kind == nn::tensor_kind::buffer ? "buffer" : "output");
   trainer.end_epoch();
   CHECK(trainer.lr() == doctest::Approx(0.002 * 0.98));

@@ -23,7 +23,8 @@ Fixtures
                     for the images, and the state after one DAMSM pretraining
                     step (spec 10.6: clip 0.25 on the text encoder, Adam lr
                     0.002 betas (0.5, 0.999) on the text encoder and the two
-                    projections; trunk frozen, BatchNorm in train mode).
+                    projections; trunk frozen, BatchNorm in train mode),
+                    and after a second step on the same batch.
   damsm_small_names.txt  names and shapes of the default-width small encoder.
   inception.txt     the Inception-v3 encoder (nef 16) at 299 on one 40x40
                     image in eval mode, and the first BatchNorm's running
@@ -140,6 +141,19 @@ def damsm_small(out_dir):
     tensors += [("step.text_grad_norm", norm)]
     tensors += [(f"step.{k}", v) for k, v in state(text)]
     tensors += [(f"step.image.{k}", v) for k, v in state(image)]
+    # a second step on the same batch: with Adam's moments from step 1, the
+    # parameters now depend on the clip factors of both steps
+    opt.zero_grad()
+    words, sent = text(captions, lengths)
+    region, code = image(images)
+    w0, w1, _ = ref.words_loss(region, words, lengths, class_ids, g1, g2, g3)
+    s0, s1 = ref.sent_loss(code, sent, class_ids, g3)
+    (w0 + w1 + s0 + s1).backward()
+    norm2 = torch.nn.utils.clip_grad_norm_(list(text.parameters()), 0.25)
+    opt.step()
+    tensors += [("step2.w_loss0", w0), ("step2.s_loss0", s0), ("step2.text_grad_norm", norm2)]
+    tensors += [(f"step2.{k}", v) for k, v in state(text)]
+    tensors += [(f"step2.image.{k}", v) for k, v in state(image)]
     write(os.path.join(out_dir, "damsm_small.txt"), tensors)
 
     full = small_encoder(ref.AttnGANConfig.bird(), (32, 64, 128, 768, 512, 2048))
