@@ -7,6 +7,7 @@
 
 #include <attngan/models/attngan/image_encoder.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -67,21 +68,33 @@ TEST_CASE("inception image encoder: names and shapes equal image_encoder200.pth 
   CHECK(net.parameter_count() == 21785568 + 721152);
 }
 
-TEST_CASE("golden: inception image encoder at 299 equals the oracle (batch 1, eval mode)") {
+TEST_CASE("golden: inception image encoder at 299 equals the oracle, forward and image gradient (batch 1, eval mode)") {
   const golden_file f(golden_path("models", "inception"));
   generator rng(2);
   nn::network<models::inception_image_encoder<16>, float, cpu> net(rng);
   formula_state(net);
   const auto u = splitmix_uniform(100000, 3 * 40 * 40);
   std::vector<float> pixels(u.begin(), u.end());
-  const vf image = vf::leaf(tensor<float, cpu>::from_host(shape(1, 3, 40, 40), pixels));
-  no_grad_guard guard;
+  const vf image = vf::leaf(tensor<float, cpu>::from_host(shape(1, 3, 40, 40), pixels), true);
   net.eval();
   auto out = net(image);
   CHECK(out.region.shape() == shape(1, 16, 17, 17));
   CHECK(out.code.shape() == shape(1, 16));
   check_close(f, "region", out.region.value(), "output");
   check_close(f, "code", out.code.value(), "output");
+  // frozen encoder, gradient into the image (the GAN's generator step)
+  auto as_tensor = [](const std::vector<double>& values, const shape& s) {
+    return tensor<float, cpu>::from_host(s, std::vector<float>(values.begin(), values.end()));
+  };
+  const vf proj_r = vf::leaf(as_tensor(splitmix_uniform(100001, 16 * 17 * 17), out.region.shape()));
+  const vf proj_c = vf::leaf(as_tensor(splitmix_uniform(100002, 16), out.code.shape()));
+  backward(vf(sum(out.region * proj_r) + sum(out.code * proj_c)), std::vector<vf>{image});
+  check_close(f, "grad.image", image.grad(), "grad");
+  {  // the restricted backward differentiates no parameter
+    const auto g = net.gradient_arena().to_vector();
+    CHECK(std::all_of(g.begin(), g.end(), [](float x) { return x == 0.f; }));
+  }
+  no_grad_guard guard;
   // train mode: BatchNorm statistics update (checked on the first unit, which sees the resized image)
   net.train();
   (void)net(image);

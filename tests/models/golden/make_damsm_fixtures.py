@@ -27,7 +27,9 @@ Fixtures
                     and after a second step on the same batch.
   damsm_small_names.txt  names and shapes of the default-width small encoder.
   inception.txt     the Inception-v3 encoder (nef 16) at 299 on one 40x40
-                    image in eval mode, and the first BatchNorm's running
+                    image in eval mode with the gradient of
+                    sum(region * P) + sum(code * Q) (P, Q by formula) with
+                    respect to the image, and the first BatchNorm's running
                     statistics after a train-mode forward; every parameter and
                     buffer and the image given by a formula both sides compute
                     (splitmix64 of (tensor index, element index)), so only the
@@ -210,15 +212,20 @@ def inception(out_dir):
     # where float32 rounding alone moves the output by ~1e-3 (torch float32 vs
     # float64), so it cannot be compared at 1e-4.
     enc.eval()
-    with torch.no_grad():
-        region, code = enc(image)
+    for p in enc.parameters():
+        p.requires_grad_(False)  # frozen, as in GAN training; the gradient reaches the image
+    image.requires_grad_(True)
+    region, code = enc(image)
+    proj_r = torch.from_numpy(splitmix_uniform(100001, region.numel()).astype(np.float32)).reshape(region.shape)
+    proj_c = torch.from_numpy(splitmix_uniform(100002, code.numel()).astype(np.float32)).reshape(code.shape)
+    ((region * proj_r).sum() + (code * proj_c).sum()).backward()
     # one train-mode forward: the first BatchNorm's statistics update (well conditioned)
     enc.train()
     with torch.no_grad():
-        enc(image)
+        enc(image.detach())
     bn = enc.Conv2d_1a_3x3.bn
     write(os.path.join(out_dir, "inception.txt"),
-          [("region", region), ("code", code),
+          [("region", region), ("code", code), ("grad.image", image.grad),
            ("after.Conv2d_1a_3x3.bn.running_mean", bn.running_mean),
            ("after.Conv2d_1a_3x3.bn.running_var", bn.running_var)])
 
