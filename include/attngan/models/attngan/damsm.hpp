@@ -1,0 +1,300 @@
+// attngan/models/attngan/damsm.hpp — the Deep Attentional Multimodal
+// Similarity Model losses (spec §5, paper §3.4 Eq. 7–13 as coded) and one
+// DAMSM pretraining step (spec §10.6).
+//
+// Word loss, for every image j and caption i (its first L_i words), with
+// regions v_j (D, R) and words e_i (D, T):
+//   s[r, t] = v_j[:, r]·e_i[:, t]
+//   s̄[r, ·] = softmax over the words t < L_i of s[r, ·]
+//   α[·, t] = softmax over the regions r of γ1·s̄[·, t]
+//   c_t = Σ_r α[r, t] v_j[:, r],   R_t = cos(c_t, e_i[:, t])  (denominator clamped at 1e−8)
+//   M[j, i] = γ3 · ln Σ_{t < L_i} exp(γ2·R_t)      (no 1/γ2: the code's form, spec §15.5)
+// Sentence loss: M[j, i] = γ3 · cos(v̄_j, ē_i).
+// With class ids, M[j, i] = −∞ for j ≠ i of the same class. Each returns
+// loss0 = CE(M, diag) (each image picks its caption) and loss1 = CE(Mᵀ, diag)
+// (each caption picks its image). All (j, i) pairs are computed at once:
+// the scores of the batch are one (B·R, D)·(D, B·T) GEMM viewed as
+// (B_img, R, B_cap, T), the contexts one batched GEMM.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attngan/autodiff/backward.hpp"
+#include "attngan/autodiff/linalg.hpp"
+#include "attngan/autodiff/reduce.hpp"
+#include "attngan/autodiff/var.hpp"
+#include "attngan/core/random.hpp"
+#include "attngan/nn/module.hpp"
+#include "attngan/nn/ops/loss.hpp"
+#include "attngan/nn/ops/shape_ops.hpp"
+#include "attngan/nn/ops/softmax.hpp"
+#include "attngan/optim/adam.hpp"
+#include "attngan/optim/clip.hpp"
+
+namespace attngan::models {
+
+/// γ1 (word attention sharpness), γ2 (word-score pooling), γ3 (logit scale);
+/// the bird YAMLs' values (spec §1, §15.6).
+struct damsm_gammas {
+  double gamma1 = 4.0, gamma2 = 5.0, gamma3 = 10.0;
+};
+
+template <real T, backend B>
+struct words_loss_result {
+  var<T, B> loss0;       ///< CE(M, labels): each image picks its caption
+  var<T, B> loss1;       ///< CE(Mᵀ, labels): each caption picks its image
+  var<T, B> similarity;  ///< M (B_img, B_cap) before class masking
+  var<T, B> attention;   ///< α (B_img, R, B_cap, T): attention over regions of every word of every pair
+  index_t height = 0, width = 0;
+  std::vector<index_t> lengths;
+
+  /// The attention map of caption i over its own image: (L_i, h, w), the
+  /// original's att_maps[i] (for visualisation).
+  [[nodiscard]] var<T, B> attention_map(index_t i) const {
+    const index_t batch = attention.shape()[0];
+    if (i < 0 || i >= batch)
+      throw value_error("words_loss::attention_map", attngan::detail::cat("caption ", i, " of a batch of ", batch));
+    const var<T, B> of_image = eval(select(attention, 0, i));        // (R, B_cap, T)
+    const var<T, B> pair = eval(select(of_image, 1, i));             // (R, T)
+    const var<T, B> by_word = nn::functional::transpose(pair, 0, 1);  // (T, R)
+    const index_t len = lengths[std::size_t(i)];
+    return reshape(eval(narrow(by_word, 0, 0, len)), shape(len, height, width));  // (L_i, h, w)
+  }
+};
+
+template <real T, backend B>
+struct sent_loss_result {
+  var<T, B> loss0, loss1;
+  var<T, B> similarity;  ///< (B_img, B_cap) before class masking
+};
+
+namespace detail {
+
+/// (B, B) mask, 1 where j ≠ i share a class (pairs excluded from the
+/// softmax); nullopt without class ids.
+template <real T, backend B>
+std::optional<tensor<T, B>> same_class_mask(const std::vector<std::int64_t>& class_ids, index_t batch,
+                                            const char* op) {
+  if (class_ids.empty()) return std::nullopt;
+  if (index_t(class_ids.size()) != batch)
+    throw value_error(op, attngan::detail::cat(class_ids.size(), " class ids for a batch of ", batch));
+  std::vector<T> m(std::size_t(batch * batch), T(0));
+  for (index_t j = 0; j < batch; ++j)
+    for (index_t i = 0; i < batch; ++i)
+      if (j != i && class_ids[std::size_t(j)] == class_ids[std::size_t(i)]) m[std::size_t(j * batch + i)] = T(1);
+  return tensor<T, B>::from_host(shape(batch, batch), m);
+}
+
+/// dot / max(√sq_a·√sq_b, 1e−8): the original's cosine similarity from its
+/// parts, one fused expression shared by both losses (each distinct
+/// expression is a kernel the compiler instantiates).
+template <real T, backend B>
+var<T, B> cosine_from_parts(const var<T, B>& dot, const var<T, B>& sq_a, const var<T, B>& sq_b) {
+  return dot / max(sqrt(sq_a) * sqrt(sq_b), T(1e-8));
+}
+
+/// −mean_n log softmax(M)[n, n] with the softmax over `axis` (1: rows, i.e.
+/// CE(M, diag); 0: columns, i.e. CE(Mᵀ, diag)); masked entries are −∞ and
+/// never on the diagonal.
+template <real T, backend B>
+var<T, B> diagonal_cross_entropy(const var<T, B>& logits, int axis, const std::optional<tensor<T, B>>& mask,
+                                 const char* op) {
+  const index_t n = logits.shape()[0];
+  std::vector<T> eye(std::size_t(n * n), T(0));
+  for (index_t k = 0; k < n; ++k) eye[std::size_t(k * n + k)] = T(1);
+  const var<T, B> diagonal = var<T, B>::leaf(tensor<T, B>::from_host(shape(n, n), eye));
+  const var<T, B> lp = nn::functional::log_softmax(logits, axis, mask ? &*mask : nullptr);  // (B, B)
+  // where, not a product: the masked entries are −∞ and −∞·0 would be NaN
+  return nn::functional::detail::finite_loss(var<T, B>(sum(where(diagonal, lp, T(0))) * (T(-1) / T(n))), op);
+}
+
+}  // namespace detail
+
+/// DAMSM word loss. regions (B, D, h, w) from the image encoder, words
+/// (B, D, T) from the text encoder (T = max length, zero past each length),
+/// lengths[i] in [1, T]; class_ids empty or one per sample.
+template <real T, backend B>
+words_loss_result<T, B> words_loss(const var<T, B>& regions, const var<T, B>& words,
+                                   const std::vector<index_t>& lengths,
+                                   const std::vector<std::int64_t>& class_ids = {}, const damsm_gammas& g = {}) {
+  const shape& fs = regions.shape();
+  const shape& ws = words.shape();
+  if (fs.rank() != 4 || ws.rank() != 3 || fs[0] != ws[0] || fs[1] != ws[1])
+    throw shape_error("words_loss", attngan::detail::cat("expects regions (B, D, h, w) and words (B, D, T), got ",
+                                                         fs, " and ", ws));
+  const index_t batch = ws[0], dim = ws[1], steps = ws[2], regions_n = fs[2] * fs[3];
+  if (index_t(lengths.size()) != batch)
+    throw value_error("words_loss", attngan::detail::cat(lengths.size(), " lengths for a batch of ", batch));
+  // padded: 1 at the words t ≥ L_i of caption i (excluded); valid = 1 − padded
+  std::vector<T> padded(std::size_t(batch * steps), T(0)), valid(std::size_t(batch * steps), T(0));
+  for (index_t i = 0; i < batch; ++i) {
+    const index_t len = lengths[std::size_t(i)];
+    if (len < 1 || len > steps)
+      throw value_error("words_loss", attngan::detail::cat("length ", len, " of caption ", i, " is outside [1, ",
+                                                           steps, "]"));
+    for (index_t t = 0; t < steps; ++t) (t < len ? valid : padded)[std::size_t(i * steps + t)] = T(1);
+  }
+  const tensor<T, B> word_mask = tensor<T, B>::from_host(shape(1, 1, batch, steps), padded);
+  const var<T, B> pad = var<T, B>::leaf(tensor<T, B>::from_host(shape(1, batch, steps), padded));
+  const var<T, B> keep = var<T, B>::leaf(tensor<T, B>::from_host(shape(1, batch, steps), valid));
+
+  const var<T, B> context = reshape(regions, shape(batch, dim, regions_n));  // (B, D, R)
+  const var<T, B> region_rows =
+      reshape(nn::functional::transpose(context, 1, 2), shape(batch * regions_n, dim));  // (B·R, D)
+  const var<T, B> words_by_dim = nn::functional::transpose(words, 0, 1);                  // (D, B, T)
+  const var<T, B> scores = reshape(matmul(region_rows, reshape(words_by_dim, shape(dim, batch * steps))),
+                                   shape(batch, regions_n, batch, steps));  // (B_img, R, B_cap, T)
+  const var<T, B> over_words = nn::functional::softmax(scores, 3, &word_mask);            // s̄, over t < L_i
+  const var<T, B> attention = nn::functional::softmax(var<T, B>(over_words * T(g.gamma1)), 1);  // α, over r
+  const var<T, B> word_context = reshape(bmm(context, reshape(attention, shape(batch, regions_n, batch * steps))),
+                                         shape(batch, dim, batch, steps));  // c: (B_img, D, B_cap, T)
+  const var<T, B> query = reshape(words_by_dim, shape(1, dim, batch, steps));  // e: (1, D, B_cap, T)
+  const var<T, B> dot = sum(word_context * query, {1});           // c·e: (B_img, B_cap, T)
+  const var<T, B> sq_context = sum(square(word_context), {1});    // ‖c‖²: (B_img, B_cap, T)
+  // ‖e‖² + 1 at padded words only: their norm is 0 and √ has no derivative
+  // there; they are excluded from the sum below either way
+  const var<T, B> sq_words = sum(square(query), {1}) + pad;       // (1, B_cap, T)
+  const var<T, B> cosine = detail::cosine_from_parts(dot, sq_context, sq_words);  // R_t: (B_img, B_cap, T)
+  const var<T, B> pooled = sum(exp(cosine * T(g.gamma2)) * keep, {2});  // Σ_{t<L_i} exp(γ2 R_t): (B_img, B_cap)
+  const var<T, B> similarity = log(pooled) * T(g.gamma3);               // M: (B_img, B_cap)
+
+  const auto mask = detail::same_class_mask<T, B>(class_ids, batch, "words_loss");
+  words_loss_result<T, B> r;
+  r.loss0 = detail::diagonal_cross_entropy(similarity, 1, mask, "words_loss");
+  r.loss1 = detail::diagonal_cross_entropy(similarity, 0, mask, "words_loss");
+  r.similarity = similarity;
+  r.attention = attention;
+  r.height = fs[2];
+  r.width = fs[3];
+  r.lengths = lengths;
+  return r;
+}
+
+/// DAMSM sentence loss. codes (B, D) global image features, sent (B, D).
+template <real T, backend B>
+sent_loss_result<T, B> sent_loss(const var<T, B>& codes, const var<T, B>& sent,
+                                 const std::vector<std::int64_t>& class_ids = {}, const damsm_gammas& g = {}) {
+  if (codes.shape().rank() != 2 || !(codes.shape() == sent.shape()))
+    throw shape_error("sent_loss", attngan::detail::cat("expects image codes and sentences (B, D), got ",
+                                                        codes.shape(), " and ", sent.shape()));
+  const index_t batch = codes.shape()[0];
+  const var<T, B> dot = matmul(codes, sent, transpose::no, transpose::yes);                    // (B_img, B_cap)
+  const var<T, B> sq_codes = sum(square(codes), {1}, true);                                  // (B_img, 1)
+  const var<T, B> sq_sent = reshape(sum(square(sent), {1}), shape(1, batch));                 // (1, B_cap)
+  const var<T, B> similarity = detail::cosine_from_parts(dot, sq_codes, sq_sent) * T(g.gamma3);  // (B_img, B_cap)
+  const auto mask = detail::same_class_mask<T, B>(class_ids, batch, "sent_loss");
+  sent_loss_result<T, B> r;
+  r.loss0 = detail::diagonal_cross_entropy(similarity, 1, mask, "sent_loss");
+  r.loss1 = detail::diagonal_cross_entropy(similarity, 0, mask, "sent_loss");
+  r.similarity = similarity;
+  return r;
+}
+
+// ------------------------------------------------------------ DAMSM pretraining
+
+/// pretrain_DAMSM.py for birds (spec §10.6).
+struct damsm_options {
+  damsm_gammas gammas{};
+  double lr = 0.002;           ///< TRAIN.ENCODER_LR
+  double beta1 = 0.5, beta2 = 0.999;
+  double rnn_grad_clip = 0.25;  ///< TRAIN.RNN_GRAD_CLIP: 2-norm clip of the text encoder's gradients only
+  double lr_decay = 0.98;       ///< after each epoch while lr > lr₀/10
+};
+
+struct damsm_step_losses {
+  double w_loss0, w_loss1, s_loss0, s_loss1;
+  double text_grad_norm;  ///< before clipping
+  [[nodiscard]] double total() const { return w_loss0 + w_loss1 + s_loss0 + s_loss1; }
+};
+
+/// One DAMSM pretraining run: trains the whole text encoder and the image
+/// encoder's two projections (emb_features, emb_cnn_code); the image trunk
+/// gets no gradient (the original freezes Inception) but runs in whatever
+/// mode the network is in — train mode, as the original, keeps updating its
+/// BatchNorm statistics. Adam is re-created at every epoch (moments reset)
+/// with lr decayed by 0.98 per epoch while lr > lr₀/10, as the original.
+/// Keeps references to both networks; not copyable or movable.
+template <class TextSpec, class ImageSpec, real T, backend B>
+class damsm_trainer {
+ public:
+  using text_network = nn::network<TextSpec, T, B>;
+  using image_network = nn::network<ImageSpec, T, B>;
+
+  damsm_trainer(text_network& text, image_network& image, damsm_options o = {})
+      : text_(text), image_(image), o_(o), lr_(o.lr) {
+    index_t first = -1;
+    for (const auto& e : image.entries()) {
+      if (e.kind != nn::tensor_kind::parameter) continue;
+      const bool projection = e.name.rfind("emb_features.", 0) == 0 || e.name.rfind("emb_cnn_code.", 0) == 0;
+      if (projection && first < 0) first = e.offset;
+      if (!projection && first >= 0)
+        throw value_error("damsm_trainer", attngan::detail::cat("the image encoder's projections must be its last "
+                                                                "parameters; ", e.name, " follows them"));
+    }
+    if (first < 0) throw value_error("damsm_trainer", "the image encoder has no emb_features / emb_cnn_code");
+    const shape tail(image.parameter_count() - first);
+    projection_values_ = image.parameter_arena().subview(first, tail);
+    projection_grads_ = image.gradient_arena().subview(first, tail);
+    std::size_t k = 0;
+    for (const auto& e : image.entries())
+      if (e.kind == nn::tensor_kind::parameter) {
+        if (e.offset >= first) trained_.push_back(image.parameters()[k]);
+        ++k;
+      }
+    for (const auto& p : text.parameters()) trained_.push_back(p);
+    start_optimisers();
+  }
+  damsm_trainer(const damsm_trainer&) = delete;
+  damsm_trainer& operator=(const damsm_trainer&) = delete;
+
+  /// One step: encoders forward, loss w0 + w1 + s0 + s1, backward into the
+  /// text encoder and the projections, clip the text encoder's gradient
+  /// norm, Adam. images (B, 3, H, W), captions (B, L) sorted or not, class
+  /// ids one per sample (empty: no masking); `rng` drives the text dropout.
+  damsm_step_losses step(const tensor<T, B>& images, const tensor<std::int64_t, B>& captions,
+                         const std::vector<index_t>& lengths, const std::vector<std::int64_t>& class_ids,
+                         generator& rng) {
+    text_.zero_grad();
+    image_.zero_grad();
+    const auto img = image_(var<T, B>::leaf(images.clone()));  // region (B, nef, h, w), code (B, nef)
+    const auto txt = text_(captions, lengths, rng);            // words (B, nef, T), sent (B, nef)
+    const auto w = words_loss(img.region, txt.words, lengths, class_ids, o_.gammas);
+    const auto s = sent_loss(img.code, txt.sent, class_ids, o_.gammas);
+    const var<T, B> loss = w.loss0 + w.loss1 + s.loss0 + s.loss1;
+    backward(loss, trained_);
+    damsm_step_losses r{double(w.loss0.item()), double(w.loss1.item()), double(s.loss0.item()),
+                        double(s.loss1.item()), 0.0};
+    r.text_grad_norm = optim::clip_grad_norm(text_.gradient_arena(), o_.rnn_grad_clip);
+    text_adam_->step();
+    image_adam_->step();
+    return r;
+  }
+
+  /// Ends an epoch: lr ← 0.98·lr while lr > lr₀/10, and a fresh Adam.
+  void end_epoch() {
+    if (lr_ > o_.lr / 10.0) lr_ *= o_.lr_decay;
+    start_optimisers();
+  }
+
+  [[nodiscard]] double lr() const { return lr_; }
+
+ private:
+  void start_optimisers() {
+    const optim::adam_options a{lr_, o_.beta1, o_.beta2, 1e-8, 0.0};
+    text_adam_.emplace(text_.parameter_arena(), text_.gradient_arena(), a);
+    image_adam_.emplace(projection_values_, projection_grads_, a);
+  }
+
+  text_network& text_;
+  image_network& image_;
+  damsm_options o_;
+  double lr_;
+  tensor<T, B> projection_values_, projection_grads_;
+  std::vector<var<T, B>> trained_;
+  std::optional<optim::adam<T, B>> text_adam_, image_adam_;
+};
+
+}  // namespace attngan::models
