@@ -19,8 +19,12 @@ namespace cuda_detail {
 
 inline constexpr int block_size = 256;
 
+// __grid_constant__: the evaluators take addresses inside themselves (the
+// fused expressions read their sources through a pointer to the kernel
+// object's own table); without it every thread would first copy the whole
+// kernel parameter — up to a kilobyte — into local memory.
 template <class F>
-__global__ void __launch_bounds__(block_size) for_each_kernel(index_t n, F f) {
+__global__ void __launch_bounds__(block_size) for_each_kernel(index_t n, const __grid_constant__ F f) {
   const index_t stride = index_t(gridDim.x) * block_size;
   for (index_t i = index_t(blockIdx.x) * block_size + threadIdx.x; i < n; i += stride) f(i);
 }
