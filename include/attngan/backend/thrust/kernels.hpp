@@ -19,8 +19,8 @@
 // (output, split): split s of output o sums the elements r = s, s + S,
 // s + 2S, ... of that output's run, so neighbouring threads read neighbouring
 // addresses (coalesced on a GPU). Pass two sums the S partial sums of each
-// output and applies alpha and accumulate. With S = 1 pass one stores the
-// result itself. Sums are accumulated in double, as on the CPU backend.
+// output (after folding them 32 at a time while more than 32 are left) and
+// applies alpha and accumulate. With S = 1 pass one stores the result itself. Sums are accumulated in double, as on the CPU backend.
 #pragma once
 
 #include <thrust/for_each.h>
@@ -100,6 +100,21 @@ struct finish_sums {
   }
 };
 
+/// Sums runs of `fold` consecutive partial sums: thread (o, j) adds
+/// in[o·splits + j·fold ...] (at most fold values) into out[o·folded + j].
+struct fold_partials {
+  const double* in;
+  index_t splits, folded, fold;
+  double* out;
+  ATTNGAN_HD void operator()(index_t w) const {
+    const index_t o = w / folded, j = w % folded;
+    const index_t begin = j * fold, end = begin + fold < splits ? begin + fold : splits;
+    double acc = 0;
+    for (index_t s = begin; s < end; ++s) acc += in[o * splits + s];
+    out[w] = acc;
+  }
+};
+
 /// Splits per output: enough threads in all (`target`) to fill the machine,
 /// at most 1024 partial sums per output, at least `min_per_thread` elements
 /// each.
@@ -125,9 +140,24 @@ void reduce_sum(Launch&& launch, T* out, const reduce_plan& plan, const Evaluato
     return;
   }
   auto buffer = scratch(l.outputs * splits);
-  double* partial = buffer.data();
-  launch(l.outputs * splits, partial_sums<T, Evaluator>{l, ev, splits, partial, out, alpha, accumulate});
-  launch(l.outputs, finish_sums<T>{partial, splits, out, alpha, accumulate});
+  const double* partial = buffer.data();
+  launch(l.outputs * splits, partial_sums<T, Evaluator>{l, ev, splits, const_cast<double*>(partial), out, alpha,
+                                                        accumulate});
+  // Fold the partial sums 32 at a time until at most 32 per output are left,
+  // so no thread of the last pass sums more than 32 values (one thread per
+  // output summing 1024 partials serially made that pass the slowest of all).
+  constexpr index_t fold = 32;
+  index_t count = splits;
+  decltype(scratch(index_t(1))) folded_buffer;
+  while (count > fold) {
+    const index_t folded = (count + fold - 1) / fold;
+    auto next = scratch(l.outputs * folded);
+    launch(l.outputs * folded, fold_partials{partial, count, folded, fold, next.data()});
+    folded_buffer = std::move(next);  // the previous level is released after the launch that read it
+    partial = folded_buffer.data();
+    count = folded;
+  }
+  launch(l.outputs, finish_sums<T>{partial, count, out, alpha, accumulate});
 }
 
 }  // namespace attngan::primitives::thrust_kernels
