@@ -134,9 +134,10 @@ struct init_stage {
           z.shape()[0] != c.shape()[0])
         throw shape_error("init_stage", attngan::detail::cat("expects c (B, ", CondDim, ") and z (B, ", ZDim,
                                                              "), got ", c.shape(), " and ", z.shape()));
-      const var<T, B> code = fc(nn::functional::concat(std::vector<var<T, B>>{c, z}, 1));  // condition first: (B, 16·Ngf·2) -> (B, 16·Ngf)
-      var<T, B> x = reshape(code, shape(c.shape()[0], Ngf, 4, 4));                           // (B, Ngf, 4, 4)
-      return run_ups(x, std::make_index_sequence<Ups>{});                                   // (B, Ngf/2^Ups, 4·2^Ups, ·)
+      // (c, z), condition first: (B, ncf + z) -> linear, BN -> (B, Ngf·4·4·2) -> glu -> (B, Ngf·4·4)
+      const var<T, B> code = fc(nn::functional::concat(std::vector<var<T, B>>{c, z}, 1));
+      const var<T, B> x = reshape(code, shape(c.shape()[0], Ngf, 4, 4));  // (B, Ngf, 4, 4)
+      return run_ups(x, std::make_index_sequence<Ups>{});                // (B, Ngf/2^Ups, 4·2^Ups, 4·2^Ups)
     }
 
    private:
