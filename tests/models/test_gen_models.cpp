@@ -7,6 +7,7 @@
 //    spec's; G's forward pass equals the oracle's (weights from the hash
 //    formula of make_gen_fixtures.py); one generator/discriminator loss
 //    evaluation with backward runs through the whole bird model.
+//  * weights_init, and the small preset's shapes (32x32 first stage, D32);
 //  * golden parity on two reduced configurations (fixtures from
 //    tests/models/golden/make_gen_fixtures.py, weights and inputs from a hash
 //    both sides compute): every stage's image, the attention maps in both
@@ -232,4 +233,71 @@ TEST_CASE("bird preset: D losses and the generator loss run forward and backward
     auto grad = g.gradient_arena().subview(e.offset, e.extents);
     CHECK(nonzero(grad) > 0);
   }
+}
+
+namespace {
+bool orthonormal_rows_or_columns(const tensor<float, cpu>& w) {
+  const index_t rows = w.shape()[0], cols = w.numel() / rows;
+  const auto v = w.to_vector();
+  const bool wide = rows <= cols;
+  const index_t n = wide ? rows : cols, len = wide ? cols : rows;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) {
+      double dot = 0;
+      for (index_t k = 0; k < len; ++k)
+        dot += wide ? double(v[std::size_t(i * cols + k)]) * v[std::size_t(j * cols + k)]
+                    : double(v[std::size_t(k * cols + i)]) * v[std::size_t(k * cols + j)];
+      if (std::abs(dot - (i == j ? 1.0 : 0.0)) > 1e-5) return false;
+    }
+  return true;
+}
+}  // namespace
+
+TEST_CASE("weights_init: orthogonal conv and linear weights, N(1, 0.02) batch-norm weights, zero biases except D's logits") {
+  generator rng(11);
+  nn::network<M::small_generator, float, cpu> g(rng);
+  nn::network<M::discriminator<4, 8, 32>, float, cpu> d(rng);
+  const auto logit_bias = d.state("COND_DNET.outlogits.0.bias").to_vector();
+  M::weights_init(g, rng);
+  M::weights_init(d, rng);
+  CHECK(orthonormal_rows_or_columns(g.state("ca_net.fc.weight")));
+  CHECK(orthonormal_rows_or_columns(g.state("h_net1.fc.0.weight")));
+  CHECK(orthonormal_rows_or_columns(g.state("h_net2.att.conv_context.weight")));
+  CHECK(orthonormal_rows_or_columns(g.state("img_net2.img.0.weight")));
+  CHECK(orthonormal_rows_or_columns(d.state("img_code_s8.5.weight")));
+  CHECK(g.state("ca_net.fc.bias").to_vector() == std::vector<float>(400, 0.f));
+  const auto bn = g.state("h_net1.fc.1.weight").to_vector();  // 4096 values (BatchNorm1d of the 128·4·4·2 code)
+  double m = 0, s = 0;
+  for (float x : bn) m += x;
+  m /= double(bn.size());
+  for (float x : bn) s += (x - m) * (x - m);
+  s = std::sqrt(s / double(bn.size()));
+  CHECK(m == doctest::Approx(1.0).epsilon(0.002));
+  CHECK(s == doctest::Approx(0.02).epsilon(0.05));
+  CHECK(g.state("h_net2.residual.1.block.4.bias").to_vector() == std::vector<float>(32, 0.f));
+  CHECK(d.state("COND_DNET.outlogits.0.bias").to_vector() == logit_bias);  // kept, as in the original
+  CHECK(g.state("h_net1.fc.1.running_var").to_vector() == std::vector<float>(4096, 1.f));
+}
+
+TEST_CASE("small preset: 32x32 then 64x64 images, attention at 32x32, D32 and D64 codes of 8*ndf x 4 x 4") {
+  generator rng(12);
+  nn::network<M::small_generator, float, cpu> g(rng);
+  nn::network<M::discriminator_for<M::small_preset, 0>, float, cpu> d32(rng);
+  const index_t batch = 2, words_n = 4;
+  vf z = vf::leaf(randn<float>(shape(batch, 100), 13)), eps = vf::leaf(randn<float>(shape(batch, 100), 14));
+  vf sent = vf::leaf(randn<float>(shape(batch, 256), 15)), words = vf::leaf(randn<float>(shape(batch, 256, words_n), 16));
+  const auto out = g(z, sent, words, nullptr, eps);
+  REQUIRE(out.images.size() == 2);
+  CHECK(out.images[0].shape() == shape(batch, 3, 32, 32));
+  CHECK(out.images[1].shape() == shape(batch, 3, 64, 64));
+  CHECK(out.attention[0].shape() == shape(batch, words_n, 32, 32));
+  const vf code = d32(out.images[0]);
+  CHECK(code.shape() == shape(batch, 128, 4, 4));
+  CHECK(d32->COND_DNET(code, sent).shape() == shape(batch));
+  CHECK_THROWS_WITH_AS(d32(out.images[1]), "discriminator: D_NET32 expects (B, 3, 32, 32), got (2, 3, 64, 64)",
+                       shape_error);
+  CHECK_THROWS_AS(g(sent, sent, words, nullptr, eps), shape_error);  // z of the wrong width
+  CHECK_THROWS_AS((void)M::discriminator_loss(d32.module(), eval(narrow(out.images[0], 0, 0, 1)),
+                                              eval(narrow(out.images[0], 0, 0, 1)), eval(narrow(sent, 0, 0, 1))),
+                  value_error);
 }
