@@ -31,7 +31,7 @@ TEST_CASE("attention mask: the official mode gives pixel n of sample b the mask 
   CHECK_THROWS_AS(too_long(), value_error);
 }
 
-TEST_CASE("word attention: weights sum to one over words; the per-sample mask zeroes padding; equal lengths make the modes agree") {
+TEST_CASE("word attention: weights sum to one over words, the per-sample mask zeroes padding, equal lengths make the modes agree") {
   generator rng(1);
   nn::network<M::word_attention<3, 4>, double, cpu> att(rng);
   vd h = vd::leaf(randn<double>(shape(2, 3, 2, 3), 2));
