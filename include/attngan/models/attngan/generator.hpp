@@ -164,7 +164,8 @@ struct next_stage_output {
 /// (0 ... RNum−1), "upsample". The CA code is not used by later stages.
 template <int Ngf, int Nef, int RNum>
 struct next_stage {
-  static_assert(Ngf > 0 && Nef > 0 && RNum >= 0, "attngan::models::next_stage: sizes must be positive");
+  static_assert(Ngf > 0 && Nef > 0 && RNum >= 1,
+                "attngan::models::next_stage: ngf and nef must be positive, and R_NUM at least 1");
   static constexpr int in_channels = Ngf;
   static constexpr int out_channels = Ngf;
   static constexpr int nef = Nef;
