@@ -24,14 +24,13 @@
 
 #include "attngan/autodiff/linalg.hpp"
 #include "attngan/autodiff/var.hpp"
+#include "attngan/models/attngan/config.hpp"
 #include "attngan/nn/layers.hpp"
 #include "attngan/nn/module.hpp"
 #include "attngan/nn/ops/shape_ops.hpp"
 #include "attngan/nn/ops/softmax.hpp"
 
 namespace attngan::models {
-
-enum class mask_mode { official, correct };
 
 /// The padding mask of a batch, (B, T): 1 where t ≥ lengths[b], else 0.
 template <real T, backend B>

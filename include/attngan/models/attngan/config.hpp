@@ -19,6 +19,11 @@
 
 namespace attngan::models {
 
+/// How the word attention applies the padding mask (attention.hpp, spec §7.3):
+/// `official` reproduces the original's misaligned mask (the released weights
+/// were trained with it), `correct` gives every pixel its own sample's mask.
+enum class mask_mode { official, correct };
+
 struct bird_preset {
   // text side (the DAMSM encoders; spec §3)
   static constexpr int n_words = 5450;   // len(ixtoword) of the bird captions.pickle
@@ -42,6 +47,9 @@ struct bird_preset {
   static constexpr double lr_g = 2e-4, lr_d = 2e-4, beta1 = 0.5, beta2 = 0.999;
   static constexpr double ema_decay = 0.999;
   static constexpr int damsm_input_size = 299;  // fakes are resized to this for the image encoder
+  // implementation switches of the oracle's AttnGANConfig
+  static constexpr mask_mode attn_mask_mode = mask_mode::official;
+  static constexpr bool freeze_d_in_g_step = false;  // the original computes (and discards) D grads in the G step
 };
 
 struct small_preset : bird_preset {
