@@ -256,7 +256,7 @@ class damsm_trainer {
   /// ids one per sample (empty: no masking); `rng` drives the text dropout.
   damsm_step_losses step(const tensor<T, B>& images, const tensor<std::int64_t, B>& captions,
                          const std::vector<index_t>& lengths, const std::vector<std::int64_t>& class_ids,
-                         generator& rng) {
+                         attngan::generator& rng) {
     text_.zero_grad();
     image_.zero_grad();
     const auto img = image_(var<T, B>::leaf(images.clone()));  // region (B, nef, h, w), code (B, nef)

@@ -65,7 +65,7 @@ struct weight_uniform_init {
   static constexpr int out_channels_for(int c) { return Spec::out_channels_for(c); }
   template <real T, backend B>
   struct module : nn::module_of<Spec, T, B> {
-    void reset_parameters(generator& rng) {
+    void reset_parameters(attngan::generator& rng) {
       nn::module_of<Spec, T, B>::reset_parameters(rng);
       nn::init::uniform(this->weight, -0.1, 0.1, rng);
     }

@@ -41,7 +41,7 @@ struct word_embedding {
     void visit(V& v) {
       v.parameter("weight", weight, shape(Vocabulary, Dim));
     }
-    void reset_parameters(generator& rng) { nn::init::uniform(weight, -0.1, 0.1, rng); }
+    void reset_parameters(attngan::generator& rng) { nn::init::uniform(weight, -0.1, 0.1, rng); }
     var<T, B> operator()(const tensor<std::int64_t, B>& ids) const { return nn::functional::embedding(weight, ids); }
   };
 };
@@ -77,7 +77,7 @@ struct text_encoder {
     /// captions (B, L) token ids, 0-padded; lengths[b] in [1, L]. `rng`
     /// drives the dropout mask (used only in training with dropout > 0).
     result operator()(const tensor<std::int64_t, B>& captions, const std::vector<index_t>& lengths,
-                      generator& rng) const {
+                      attngan::generator& rng) const {
       if (captions.rank() != 2)
         throw shape_error("text_encoder", attngan::detail::cat("expects captions (B, L), got ", captions.shape()));
       const index_t batch = captions.shape()[0];
@@ -94,7 +94,7 @@ struct text_encoder {
     result operator()(const tensor<std::int64_t, B>& captions, const std::vector<index_t>& lengths) const {
       if (training && dropout > 0)
         throw value_error("text_encoder", "training with dropout needs a generator: call (captions, lengths, rng)");
-      generator unused(0);
+      attngan::generator unused(0);
       return (*this)(captions, lengths, unused);
     }
   };
