@@ -51,6 +51,12 @@ if(NOT ATTNGAN_ENABLE_CUDA STREQUAL "OFF")
     target_compile_options(attngan_cuda INTERFACE
       $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr -diag-suppress=20012 -Xcompiler=-fopenmp>)
     set(ATTNGAN_HAS_CUDA ON)
+    # For the project's own CUDA programs (tests, benchmarks): compile the
+    # architectures in parallel inside one nvcc call (--threads 0), which
+    # halves the wall time of the largest translation unit on two cores.
+    function(attngan_cuda_program target)
+      target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--threads=0>)
+    endfunction()
     message(STATUS "attngan: CUDA backend enabled (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
                    "architectures ${CMAKE_CUDA_ARCHITECTURES})")
   elseif(ATTNGAN_ENABLE_CUDA STREQUAL "ON")

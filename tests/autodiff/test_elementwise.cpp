@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include <functional>
+#include <random>
 
 using namespace attngan;
 using namespace attngan::test;
@@ -155,4 +156,23 @@ TEST_CASE("incompatible shapes throw shape_error naming the operation and both s
   vf b = vf::leaf(tcpu<float>::zeros(shape(1, 5, 1, 1)));
   CHECK_THROWS_WITH_AS(vf(a * b), "mul: shapes (2, 3, 4, 4) and (1, 5, 1, 1) cannot be broadcast together (axis 1: 3 vs 5)",
                        shape_error);
+}
+
+TEST_CASE("fast_divisor: multiply-and-shift division equals integer division below 2^31") {
+  std::mt19937_64 gen(1);
+  std::vector<std::uint64_t> divisors = {1, 2, 3, 5, 7, 9, 13, 64, 100, 4096, 12288, 65535, 65536, 65537,
+                                         1000003, (1u << 30) - 1, 1u << 30, (1u << 31) - 1};
+  for (int t = 0; t < 100; ++t) divisors.push_back(gen() % ((std::uint64_t(1) << 31) - 1) + 1);
+  long wrong = 0;
+  for (std::uint64_t d : divisors) {
+    const auto f = attngan::fast_divisor::make(attngan::index_t(d));
+    const std::uint64_t edges[] = {0, d - 1, d, 2 * d - 1, (std::uint64_t(1) << 31) - 1};
+    for (std::uint64_t x : edges)
+      if (x < (std::uint64_t(1) << 31) && f.divide(x) != x / d) ++wrong;
+    for (int j = 0; j < 2000; ++j) {
+      const std::uint64_t x = gen() % (std::uint64_t(1) << 31);
+      if (f.divide(x) != x / d) ++wrong;
+    }
+  }
+  CHECK(wrong == 0);
 }

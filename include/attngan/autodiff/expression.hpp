@@ -153,21 +153,45 @@ struct where_expr : expression_base {
 /// space `out`: idx = Σ ((i / div_k) mod mod_k) · stride_k over the axes that
 /// are not broadcast (neighbouring such axes merged). `terms < 0` means the
 /// shapes are equal and idx = i.
+/// Division of x in [0, 2^31) by a fixed d in [1, 2^31) as a multiply and a
+/// shift: x / d == (x · m) >> k with k = 32 + ⌈log2 d⌉ and m = ⌈2^k / d⌉
+/// (exact: m·d − 2^k < d ≤ 2^(k−32), so the rounding error x·(m·d − 2^k)/2^k
+/// stays below 1/d for every x < 2^31; and x·m < 2^31 · (2^33 + 1) fits in 64
+/// bits). A division is a long instruction sequence on a GPU; this is three.
+struct fast_divisor {
+  std::uint64_t m = std::uint64_t(1) << 32;
+  int k = 32;
+
+  static fast_divisor make(index_t d) {
+    fast_divisor f;
+    int s = 0;
+    while ((index_t(1) << s) < d) ++s;
+    f.k = 32 + s;
+    f.m = ((std::uint64_t(1) << f.k) + std::uint64_t(d) - 1) / std::uint64_t(d);
+    return f;
+  }
+  ATTNGAN_HD std::uint64_t divide(std::uint64_t x) const { return (x * m) >> k; }
+};
+
+inline constexpr index_t fast_index_limit = index_t(1) << 31;
+
 template <class T>
 struct broadcast_reader {
   const T* p = nullptr;
   int terms = -1;
   index_t div[4]{}, mod[4]{}, stride[4]{};
+  fast_divisor fast_div[4]{}, fast_mod[4]{};
 
   ATTNGAN_HD index_t index(index_t i) const {
     if (terms < 0) return i;
     index_t idx = 0;
-    // A 64-bit division is a long software sequence on a GPU; below 2^32
-    // (every tensor AttnGAN has) the 32-bit one gives the same result.
-    if (i < (index_t(1) << 32)) {
-      const auto u = std::uint32_t(i);
-      for (int k = 0; k < terms; ++k)
-        idx += index_t(u / std::uint32_t(div[k]) % std::uint32_t(mod[k])) * stride[k];
+    if (i < fast_index_limit) {  // every index of every tensor AttnGAN has
+      const auto u = std::uint64_t(i);
+      for (int k = 0; k < terms; ++k) {
+        const std::uint64_t q = fast_div[k].divide(u);
+        const std::uint64_t r = q - fast_mod[k].divide(q) * std::uint64_t(mod[k]);
+        idx += index_t(r) * stride[k];
+      }
       return idx;
     }
     for (int k = 0; k < terms; ++k) idx += (i / div[k]) % mod[k] * stride[k];
@@ -203,6 +227,10 @@ struct broadcast_reader {
         ++r.terms;
       }
       previous_kept = kept;
+    }
+    for (int t = 0; t < r.terms; ++t) {
+      if (r.div[t] < fast_index_limit) r.fast_div[t] = fast_divisor::make(r.div[t]);
+      if (r.mod[t] < fast_index_limit) r.fast_mod[t] = fast_divisor::make(r.mod[t]);
     }
     return r;
   }
