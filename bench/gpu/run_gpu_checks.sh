@@ -38,7 +38,7 @@ export LD_LIBRARY_PATH="/usr/local/cuda/lib64:$build/lib:${LD_LIBRARY_PATH:-}"
 {
   echo "# attngan GPU checks"
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "commit: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit: ${ATTNGAN_COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)} (set ATTNGAN_COMMIT where the checkout has no .git)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
   echo
   echo "## parity: cuda vs cpu (tests/backend/parity)"
