@@ -1,7 +1,8 @@
 // attngan/models/attngan.hpp — the AttnGAN model (Xu et al., CVPR 2018):
 // presets, the DAMSM text and image encoders and losses, conditioning
 // augmentation, word attention, the stage-list generator, the stage
-// discriminators, their losses and initialisation.
+// discriminators, their losses and initialisation, and the GAN training
+// iteration (trainer.hpp).
 #pragma once
 
 #include "attngan/nn.hpp"
@@ -15,4 +16,5 @@
 #include "attngan/models/attngan/generator.hpp"
 #include "attngan/models/attngan/image_encoder.hpp"
 #include "attngan/models/attngan/text_encoder.hpp"
+#include "attngan/models/attngan/trainer.hpp"
 #include "attngan/models/attngan/weights_init.hpp"

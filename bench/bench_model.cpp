@@ -1,0 +1,85 @@
+// The whole AttnGAN model on the CPU, for the side-by-side table with the
+// oracle (shared/reference/time_step.py runs the same work):
+//   train_iteration  bird preset with the oracle's small image encoder,
+//                    batch 2, captions of up to 18 words (the longest 18):
+//                    one full training iteration (frozen text encoder, G
+//                    forward, Adam steps of D64/D128/D256 on detached fakes,
+//                    G step with adversarial + λ·DAMSM + KL, EMA).
+//   generate_20      generator inference (text encoder + G in eval mode)
+//                    for 20 captions, images up to 256².
+// Weights keep PyTorch's default initialisation (time_step.py --fast-init:
+// the orthogonal init only costs start-up time). Inputs are random.
+#include <attngan/models/attngan.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+using namespace attngan;
+namespace M = attngan::models;
+
+namespace {
+
+using bird_trainer = M::gan_trainer<M::bird_preset, M::small_image_encoder<>>;
+
+/// Captions like time_step.py's random_batch: lengths in [8, 18], the first
+/// 18, sorted by decreasing length; ids in [1, n_words), 0-padded.
+struct caption_batch {
+  tensor<std::int64_t, cpu> ids;
+  std::vector<index_t> lengths;
+};
+
+caption_batch random_captions(index_t batch, std::uint64_t seed) {
+  generator rng(seed);
+  const index_t words = M::bird_preset::words_num;
+  const auto u = rng.uniform<float, cpu>(shape(batch, words + 1)).to_vector();
+  caption_batch c;
+  for (index_t b = 0; b < batch; ++b)
+    c.lengths.push_back(b == 0 ? words : 8 + index_t(u[std::size_t(b * (words + 1))] * float(words - 8 + 1)) % (words - 8 + 1));
+  std::sort(c.lengths.begin(), c.lengths.end(), std::greater<>());
+  std::vector<std::int64_t> ids(std::size_t(batch * words), 0);
+  for (index_t b = 0; b < batch; ++b)
+    for (index_t t = 0; t < c.lengths[std::size_t(b)]; ++t)
+      ids[std::size_t(b * words + t)] =
+          1 + std::int64_t(u[std::size_t(b * (words + 1) + t + 1)] * float(M::bird_preset::n_words - 2));
+  c.ids = tensor<std::int64_t, cpu>::from_host(shape(batch, words), ids);
+  return c;
+}
+
+void train_iteration(benchmark::State& state) {
+  const index_t batch = state.range(0);
+  generator rng(1);
+  bird_trainer tr(rng, false);
+  const auto caps = random_captions(batch, 2);
+  std::vector<tensor<float, cpu>> reals;
+  for (int s : {64, 128, 256}) reals.push_back(rng.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
+  std::vector<std::int64_t> class_ids;
+  for (index_t b = 0; b < batch; ++b) class_ids.push_back(std::int64_t((b * 37) % 150));
+  for (auto _ : state) {
+    const auto l = tr.step(reals, caps.ids, caps.lengths, class_ids);
+    benchmark::DoNotOptimize(l.g_total);
+  }
+  state.counters["images/s"] =
+      benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void generate(benchmark::State& state) {
+  const index_t batch = state.range(0);
+  generator rng(1);
+  bird_trainer tr(rng, false);
+  const auto caps = random_captions(batch, 3);
+  for (auto _ : state) {
+    const auto out = tr.generate(caps.ids, caps.lengths);
+    benchmark::DoNotOptimize(out.images.back().value().data());
+  }
+  state.counters["images/s"] =
+      benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+BENCHMARK(train_iteration)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1.0);
+BENCHMARK(generate)->Arg(20)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1.0);
