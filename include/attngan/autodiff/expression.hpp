@@ -181,11 +181,12 @@ struct broadcast_reader {
   int terms = -1;
   index_t div[4]{}, mod[4]{}, stride[4]{};
   fast_divisor fast_div[4]{}, fast_mod[4]{};
+  bool fast = false;  // every div and mod below fast_index_limit (set by make)
 
   ATTNGAN_HD index_t index(index_t i) const {
     if (terms < 0) return i;
     index_t idx = 0;
-    if (i < fast_index_limit) {  // every index of every tensor AttnGAN has
+    if (fast && i < fast_index_limit) {  // every index of every tensor AttnGAN has
       const auto u = std::uint64_t(i);
       for (int k = 0; k < terms; ++k) {
         const std::uint64_t q = fast_div[k].divide(u);
@@ -228,10 +229,13 @@ struct broadcast_reader {
       }
       previous_kept = kept;
     }
-    for (int t = 0; t < r.terms; ++t) {
-      if (r.div[t] < fast_index_limit) r.fast_div[t] = fast_divisor::make(r.div[t]);
-      if (r.mod[t] < fast_index_limit) r.fast_mod[t] = fast_divisor::make(r.mod[t]);
-    }
+    r.fast = true;
+    for (int t = 0; t < r.terms; ++t) r.fast = r.fast && r.div[t] < fast_index_limit && r.mod[t] < fast_index_limit;
+    if (r.fast)
+      for (int t = 0; t < r.terms; ++t) {
+        r.fast_div[t] = fast_divisor::make(r.div[t]);
+        r.fast_mod[t] = fast_divisor::make(r.mod[t]);
+      }
     return r;
   }
 };
