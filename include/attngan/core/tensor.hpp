@@ -148,10 +148,13 @@ class tensor {
     require_defined("tensor::fill");
     if constexpr (Backend::is_host) {
       std::fill_n(data(), numel(), value);
-    } else if (value == T(0) && requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
-      if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); })
-        Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));  // all-zero bits are 0 for every element type
     } else if constexpr (requires(T* p, index_t n, T v) { Backend::fill_value(p, n, v); }) {
+      if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
+        if (value == T(0)) {  // all-zero bits are 0 for every element type: a memset
+          Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));
+          return;
+        }
+      }
       Backend::fill_value(data(), numel(), value);  // a device kernel, no host staging
     } else {
       std::vector<T> host(std::size_t(numel()), value);

@@ -30,9 +30,18 @@ struct host_system_allocator {
   }
   static void deallocate(void* p, std::size_t) noexcept { std::free(p); }
 };
+
+/// Copies and synchronisation of a backend whose memory is host memory
+/// (cpu, thrust_host): plain memcpy, nothing to wait for.
+struct host_memory_ops {
+  static void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+  static void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+  static void copy_within(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
+  static void synchronize() {}
+};
 }  // namespace detail
 
-struct cpu {
+struct cpu : detail::host_memory_ops {
   static constexpr const char* name = "cpu";
   static constexpr bool is_host = true;
 
@@ -42,11 +51,6 @@ struct cpu {
     static auto* instance = new caching_allocator<detail::host_system_allocator>();
     return *instance;
   }
-
-  static void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void copy_within(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void synchronize() {}
 
   /// Threads the parallel loops use.
   static int threads() {

@@ -140,9 +140,8 @@ void reduce_sum(Launch&& launch, T* out, const reduce_plan& plan, const Evaluato
     return;
   }
   auto buffer = scratch(l.outputs * splits);
+  launch(l.outputs * splits, partial_sums<T, Evaluator>{l, ev, splits, buffer.data(), out, alpha, accumulate});
   const double* partial = buffer.data();
-  launch(l.outputs * splits, partial_sums<T, Evaluator>{l, ev, splits, const_cast<double*>(partial), out, alpha,
-                                                        accumulate});
   // Fold the partial sums 32 at a time until at most 32 per output are left,
   // so no thread of the last pass sums more than 32 values (one thread per
   // output summing 1024 partials serially made that pass the slowest of all).

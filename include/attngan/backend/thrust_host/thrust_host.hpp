@@ -17,8 +17,6 @@
 #endif
 #endif
 
-#include <cstring>
-
 #include "attngan/backend/cpu/cpu.hpp"
 #include "attngan/core/allocator.hpp"
 #include "attngan/core/backend.hpp"
@@ -31,7 +29,7 @@
 
 namespace attngan {
 
-struct thrust_host {
+struct thrust_host : detail::host_memory_ops {
   static constexpr const char* name = "thrust_host";
   static constexpr bool is_host = true;
 
@@ -40,11 +38,6 @@ struct thrust_host {
     static auto* instance = new caching_allocator<detail::host_system_allocator>();
     return *instance;
   }
-
-  static void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void copy_within(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-  static void synchronize() {}
 
   /// The Thrust execution policy every primitive runs under.
   static auto policy() {
