@@ -75,6 +75,28 @@ TEST_CASE("gradcheck: losses and cosine similarity in double") {
   CHECK_THROWS_AS((void)F::cross_entropy(vd::leaf(x.clone()), {0, 1, 5, 0}), value_error);
 }
 
+TEST_CASE("bce at saturated probabilities: PyTorch's bounded derivative, never NaN") {
+  // p = 0 and 1 exactly, as a sigmoid gives for |logit| > ~17 in fp32.
+  vf p = vf::leaf(tcpu<float>::from_host(shape(5), {1.f, 0.f, 1.f, 0.f, 0.25f}), true);
+  vf y = vf::leaf(tcpu<float>::from_host(shape(5), {1.f, 0.f, 0.f, 1.f, 1.f}));
+  vf l = F::bce(p, y);
+  CHECK(l.item() == doctest::Approx((200.0 - std::log(0.25)) / 5).epsilon(1e-6));
+  backward(l);
+  // nn.BCELoss: (p − y) / max(p(1 − p), 1e−12) / N.
+  const auto g = p.grad().to_vector();
+  CHECK(g[0] == 0.f);
+  CHECK(g[1] == 0.f);
+  CHECK(g[2] == doctest::Approx(1e12 / 5).epsilon(1e-6));
+  CHECK(g[3] == doctest::Approx(-1e12 / 5).epsilon(1e-6));
+  CHECK(g[4] == doctest::Approx((0.25 - 1) / (0.25 * 0.75) / 5).epsilon(1e-6));
+  // A saturated discriminator: sigmoid(40) is 1, sigmoid(−120) is 0 in fp32; the logit's gradient is 0, not NaN.
+  vf logit = vf::leaf(tcpu<float>::from_host(shape(2), {40.f, -120.f}), true);
+  vf ones = vf::leaf(tcpu<float>::from_host(shape(2), {0.f, 1.f}));
+  vf s = sigmoid(logit);
+  backward(F::bce(s, ones));
+  for (float v : logit.grad().to_vector()) CHECK(v == 0.f);
+}
+
 TEST_CASE("NaN in inputs is reported by the layer that can see it cheaply") {
   vf p = vf::leaf(tcpu<float>::from_host(shape(2), {0.5f, std::nanf("")}));
   vf y = vf::leaf(tcpu<float>::from_host(shape(2), {1.f, 0.f}));

@@ -48,6 +48,30 @@ struct div {
   template <class T> ATTNGAN_HD T db(T, T b, T y) const { return -y / b; }
 };
 
+// One element of binary cross-entropy on probabilities, nn.BCELoss's:
+//   ℓ(p, y) = −(y·max(log p, −100) + (1 − y)·max(log(1 − p), −100)),
+//   ∂ℓ/∂p  = (p − y) / max(p·(1 − p), 1e−12),
+//   ∂ℓ/∂y  = max(log(1 − p), −100) − max(log p, −100).
+// One functor rather than an expression of log and max: a saturated sigmoid
+// gives p = 1 exactly, and the chain rule through the clamped log(1 − p)
+// would multiply a zero gradient by 1/(1 − p) = ∞ and return NaN, where
+// PyTorch's bounded derivative keeps training going.
+struct binary_cross_entropy {
+  static constexpr const char* name = "binary_cross_entropy";
+  template <class T> ATTNGAN_HD static T clamped_log(T x) {
+    const T l = math::log(x);
+    return l < T(-100) ? T(-100) : l;  // NaN stays NaN
+  }
+  template <class T> ATTNGAN_HD T operator()(T p, T y) const {
+    return -(y * clamped_log(p) + (T(1) - y) * clamped_log(T(1) - p));
+  }
+  template <class T> ATTNGAN_HD T da(T p, T y, T) const {
+    const T v = p * (T(1) - p);
+    return (p - y) / (v > T(1e-12) ? v : T(1e-12));
+  }
+  template <class T> ATTNGAN_HD T db(T p, T, T) const { return clamped_log(T(1) - p) - clamped_log(p); }
+};
+
 // PyTorch's maximum/minimum: on a tie each operand receives half the gradient.
 struct max {
   static constexpr const char* name = "max";

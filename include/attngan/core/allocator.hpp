@@ -11,10 +11,20 @@
 //
 // RawAllocator provides `static void* allocate(std::size_t)` and
 // `static void deallocate(void*, std::size_t)`; it is the backend's system
-// allocator (aligned host memory, cudaMalloc, ...).
+// allocator (aligned host memory, cudaMalloc, ...). A RawAllocator whose
+// memory the host can write declares `static constexpr bool host_accessible =
+// true`; for those, setting the environment variable ATTNGAN_POISON_MEMORY=1
+// fills every block handed out with 0xFF bytes (a NaN in every float and
+// double), so code that reads memory it never wrote fails deterministically
+// instead of depending on what the block held before, and
+// ATTNGAN_NO_CACHING=1 returns every freed block to the system at once, so
+// AddressSanitizer or valgrind see each use after free (both are for
+// debugging; they make training slow).
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -38,7 +48,7 @@ class caching_allocator {
  public:
   static constexpr std::size_t granularity = 512;
 
-  caching_allocator() = default;
+  caching_allocator() : poison_(poison_requested()), no_caching_(flag_set("ATTNGAN_NO_CACHING")) {}
   caching_allocator(const caching_allocator&) = delete;
   caching_allocator& operator=(const caching_allocator&) = delete;
   ~caching_allocator() { release_cached(); }
@@ -58,6 +68,7 @@ class caching_allocator {
       stats_.bytes_cached -= got;
       ++stats_.cache_hits;
       note_in_use(p, got);
+      poison(p, got);
       return p;
     }
     void* p = try_system_alloc(want);
@@ -70,6 +81,7 @@ class caching_allocator {
     }
     ++stats_.system_allocs;
     note_in_use(p, want);
+    poison(p, want);
     return p;
   }
 
@@ -82,6 +94,11 @@ class caching_allocator {
     std::size_t size = it->second;
     live_.erase(it);
     stats_.bytes_in_use -= size;
+    if (no_caching_) {
+      RawAllocator::deallocate(p, size);
+      ++stats_.system_frees;
+      return;
+    }
     stats_.bytes_cached += size;
     free_.emplace(size, p);
   }
@@ -91,6 +108,11 @@ class caching_allocator {
     std::lock_guard lock(mutex_);
     release_cached_locked();
   }
+
+  /// Whether new blocks are filled with 0xFF (ATTNGAN_POISON_MEMORY, host
+  /// memory only); set_poison overrides the environment, e.g. in a test.
+  [[nodiscard]] bool poisoning() const noexcept { return poison_; }
+  void set_poison(bool on) noexcept { poison_ = on && host_accessible(); }
 
   [[nodiscard]] allocator_stats stats() const {
     std::lock_guard lock(mutex_);
@@ -109,6 +131,22 @@ class caching_allocator {
   static std::size_t round_up(std::size_t bytes) {
     if (bytes == 0) return granularity;
     return (bytes + granularity - 1) / granularity * granularity;
+  }
+
+  static constexpr bool host_accessible() {
+    if constexpr (requires { RawAllocator::host_accessible; }) return RawAllocator::host_accessible;
+    return false;
+  }
+
+  static bool flag_set(const char* name) noexcept {
+    const char* v = std::getenv(name);
+    return v && *v && std::strcmp(v, "0") != 0;
+  }
+
+  static bool poison_requested() noexcept { return host_accessible() && flag_set("ATTNGAN_POISON_MEMORY"); }
+
+  void poison(void* p, std::size_t bytes) const noexcept {
+    if (poison_) std::memset(p, 0xFF, bytes);
   }
 
   static void* try_system_alloc(std::size_t bytes) noexcept {
@@ -134,6 +172,8 @@ class caching_allocator {
     stats_.bytes_cached = 0;
   }
 
+  bool poison_ = false;
+  bool no_caching_ = false;
   mutable std::mutex mutex_;
   std::multimap<std::size_t, void*> free_;     // size -> block
   std::unordered_map<void*, std::size_t> live_;  // block -> size

@@ -22,6 +22,7 @@ namespace attngan {
 namespace detail {
 struct host_system_allocator {
   static constexpr std::size_t alignment = 64;
+  static constexpr bool host_accessible = true;
   static void* allocate(std::size_t bytes) {
     std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
     void* p = std::aligned_alloc(alignment, rounded);

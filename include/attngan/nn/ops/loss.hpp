@@ -2,7 +2,8 @@
 // similarity. Each is one or two fused expressions with reductions, so the
 // gradients come from autodiff and agree with PyTorch's formulas:
 //   bce(p, y)             = mean(−(y·max(log p, −100) + (1 − y)·max(log(1 − p), −100)))
-//                           (nn.BCELoss, logs clamped at −100 as PyTorch does)
+//                           (nn.BCELoss, logs clamped at −100 as PyTorch does,
+//                           ∂/∂p = (p − y) / max(p(1 − p), 1e−12): finite at p = 0, 1)
 //   bce_with_logits(x, y) = mean(max(x, 0) − x·y + log(1 + e^{−|x|}))  (stable form)
 //   cross_entropy(x, t)   = mean_n(−log_softmax(x)[n, t_n])              (nn.CrossEntropyLoss)
 //   ca_kl(μ, logσ²)       = −½ · mean(1 + logσ² − μ² − e^{logσ²})        (AttnGAN's KL_loss)
@@ -35,7 +36,7 @@ template <real T, backend B>
 var<T, B> bce(const var<T, B>& p, const var<T, B>& y) {
   if (!(p.shape() == y.shape()))
     throw shape_error("bce", attngan::detail::cat("probabilities ", p.shape(), " and targets ", y.shape(), " differ"));
-  return detail::finite_loss(mean(-(y * max(log(p), T(-100)) + (T(1) - y) * max(log(T(1) - p), T(-100)))), "bce");
+  return detail::finite_loss(mean(attngan::detail::make_binary(fn::binary_cross_entropy{}, p, y)), "bce");
 }
 
 template <real T, backend B>
