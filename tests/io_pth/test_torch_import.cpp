@@ -46,7 +46,7 @@ std::vector<std::string> names(const io::torch_state_dict& sd) {
 
 }  // namespace
 
-TEST_CASE("torch_import: the text encoder in the PyTorch 0.3 legacy format and in the zip format") {
+TEST_CASE("torch_import: the text encoder in the PyTorch 0.3 legacy format with CUDA storages and in the zip format") {
   const auto py2 = io::load_torch_state_dict(fixture("pth_text_encoder_py2.pth"));
   const auto zip = io::load_torch_state_dict(fixture("pth_text_encoder_zip.pth"));
   CHECK(py2.format == "legacy");
@@ -118,7 +118,8 @@ TEST_CASE("torch_import: views (transpose, slice with offset, stride-0 expand) a
       for (std::size_t k = 0; k < v.size(); ++k) CHECK(float(v[k]) == g.values[k]);  // exact
     }
     // spot checks that do not go through the fixture's float text
-    CHECK(sd.find("transposed")->values<float>() == std::vector<float>{-1, 1, 3, -0.5f, 1.5f, 3.5f, 0, 2, 4, 0.5f, 2.5f, 4.5f});
+    CHECK(sd.find("transposed")->values<float>() ==
+          std::vector<float>{-1, 1, 3, -0.5f, 1.5f, 3.5f, 0, 2, 4, 0.5f, 2.5f, 4.5f});
     CHECK(sd.find("sliced")->values<float>() == std::vector<float>{1, 2, 3, 4});
     CHECK(sd.find("expanded")->values<float>() == std::vector<float>{1.5f, -2, 3.25f, 1.5f, -2, 3.25f});
     CHECK(sd.find("int64")->shape.empty());

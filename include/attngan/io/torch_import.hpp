@@ -27,7 +27,8 @@
 // class opcodes a state_dict needs — GLOBAL / STACK_GLOBAL of a whitelist
 // (collections.OrderedDict, torch._utils._rebuild_tensor, _rebuild_tensor_v2,
 // _rebuild_parameter, torch.{Float,Double,Half,BFloat16,Long,Int,Short,Char,
-// Byte,Bool}Storage), REDUCE and NEWOBJ of those, BUILD of an OrderedDict's
+// Byte,Bool}Storage and their torch.cuda twins — the original code saved its
+// models from the GPU; everything is read to the host), REDUCE and NEWOBJ of those, BUILD of an OrderedDict's
 // attributes, BINPERSID of storage ids. Any other global (os.system, a model
 // class, numpy) is refused, named in the message, before anything is called —
 // nothing is ever called: the "calls" only record what to build.
@@ -65,7 +66,9 @@
 namespace attngan::io {
 
 /// Element types of PyTorch storages this reader accepts.
-enum class torch_dtype : std::uint8_t { float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, boolean };
+enum class torch_dtype : std::uint8_t {
+  float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, boolean
+};
 
 /// "float32", "float64", ... (PyTorch's names without "torch.").
 inline std::string_view dtype_name(torch_dtype d) {
@@ -334,12 +337,12 @@ class unpickler final : public pk::machine {
       if (qualname == "_rebuild_tensor") return new_object({object_type::global, global_kind::rebuild_tensor});
       if (qualname == "_rebuild_parameter") return new_object({object_type::global, global_kind::rebuild_parameter});
     }
-    if (module == "torch")
+    if (module == "torch" || module == "torch.cuda")  // CUDA storages are read to the host
       for (const auto& [n, d] : storage_types)
         if (qualname == n) return new_object({object_type::global, global_kind::storage, d});
     fail(cat("global ", printable(module), ".", printable(qualname),
              " is not allowed: a state_dict holds only collections.OrderedDict, torch tensors "
-             "(torch._utils._rebuild_tensor*, _rebuild_parameter) and torch.*Storage"));
+             "(torch._utils._rebuild_tensor*, _rebuild_parameter) and torch[.cuda].*Storage"));
   }
 
   [[nodiscard]] const std::vector<ref>& tuple_items(const ref& r, const char* what) const {
@@ -824,7 +827,8 @@ inline torch_state_dict parse_torch_state_dict(std::vector<std::uint8_t> bytes, 
   const auto& b = src.bytes;
   if (b.size() > limits.max_file_bytes)
     src.fail(attngan::detail::cat(b.size(), " bytes is more than the ", limits.max_file_bytes, " accepted"));
-  if (b.size() >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4) return detail::torch::read_zip(src, limits);
+  if (b.size() >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4)
+    return detail::torch::read_zip(src, limits);
   if (b.empty()) src.fail("empty file");
   return detail::torch::read_legacy(src, limits);
 }

@@ -10,7 +10,8 @@ Checkpoints (binary, committed):
                             written by hand below (Python 2 str opcodes,
                             OrderedDict([[key, value], ...]),
                             torch._utils._rebuild_tensor with 4 arguments,
-                            6-field storage ids); no num_batches_tracked.
+                            6-field storage ids of torch.cuda.FloatStorage on
+                            'cuda:0'); no num_batches_tracked.
   pth_text_encoder_zip.pth  the same state_dict, torch.save zip format.
   pth_g_legacy.pth          a reduced generator (gf_dim 2, two stages 64/128,
                             r_num 1, nef 16) saved by torch.save with
@@ -136,9 +137,11 @@ class Py2Pickler:
         return bytes(self.b)
 
 
-def py2_legacy_bytes(entries, storages):
+def py2_legacy_bytes(entries, storages, cuda=False):
     """entries: [(key, storage_key, offset, size, stride, view)] with view None or
-    (view_key, view_offset, view_size); storages: {storage_key: float32 tensor}."""
+    (view_key, view_offset, view_size); storages: {storage_key: float32 tensor};
+    cuda: the storages as torch.cuda.FloatStorage on 'cuda:0' (the original code
+    saved its models from the GPU)."""
     out = bytearray(b"\x80\x02\x8a\x0a" + MAGIC.to_bytes(10, "little") + b".")
     out += b"\x80\x02M\xe9\x03."
     p = Py2Pickler()
@@ -171,9 +174,9 @@ def py2_legacy_bytes(entries, storages):
                 def args():
                     def pid():
                         p.string("storage")
-                        p.glob("torch", "FloatStorage")
+                        p.glob("torch.cuda" if cuda else "torch", "FloatStorage")
                         p.string(skey)
-                        p.string("cpu")
+                        p.string("cuda:0" if cuda else "cpu")
                         p.int_(storages[skey].numel())
                         if view is None:
                             p.b += b"N"
@@ -215,13 +218,14 @@ def py2_legacy_bytes(entries, storages):
 
 def py2_state_dict_bytes(sd):
     """A float32 state_dict (contiguous tensors) in the Python 2 legacy format,
-    one storage per tensor with keys as 0.3 wrote them (large decimal ids)."""
+    one storage per tensor with keys as 0.3 wrote them (large decimal ids),
+    saved from the GPU as the original code did."""
     entries, storages = [], {}
     for i, (name, t) in enumerate(sd.items()):
         skey = str(94000000 + 4096 * i)
         storages[skey] = t.detach().reshape(-1).clone()
         entries.append((name, skey, 0, list(t.shape), list(t.stride()), None))
-    return py2_legacy_bytes(entries, storages)
+    return py2_legacy_bytes(entries, storages, cuda=True)
 
 
 def save_both(sd, out_dir, stem, legacy=True, zipped=True):
