@@ -95,9 +95,12 @@ struct pickle_limits {
   std::size_t max_expansion = 4;
 };
 
-enum class pickle_kind : std::uint8_t { none, boolean, integer, floating, str, bytes, list, tuple, dict };
+/// `object` is a class instance made by an extension of the machine (see
+/// machine::extension_opcode; io/torch_import.hpp); the plain-data readers
+/// never produce one.
+enum class pickle_kind : std::uint8_t { none, boolean, integer, floating, str, bytes, list, tuple, dict, object };
 
-/// "None", "bool", "int", "float", "str", "bytes", "list", "tuple", "dict".
+/// "None", "bool", "int", "float", "str", "bytes", "list", "tuple", "dict", "object".
 inline std::string_view kind_name(pickle_kind k) {
   switch (k) {
     case pickle_kind::none: return "None";
@@ -109,6 +112,7 @@ inline std::string_view kind_name(pickle_kind k) {
     case pickle_kind::list: return "list";
     case pickle_kind::tuple: return "tuple";
     case pickle_kind::dict: return "dict";
+    case pickle_kind::object: return "object";
   }
   return "?";
 }
@@ -305,6 +309,8 @@ struct ref {
 /// readers below charge every value they emit against the limits again.
 struct document {
   std::string name;  // the file, for messages
+  std::uint64_t base = 0;  // byte offset of the pickle in its file, added to reported offsets
+  std::uint64_t end = 0;   // bytes consumed, STOP included (a file may hold more after it)
   pickle_limits limits;
   std::uint64_t input_bytes = 0;
   std::uint64_t values_parsed = 0;
@@ -313,7 +319,7 @@ struct document {
   std::vector<std::vector<ref>> containers;  // dict: key0, value0, key1, value1, ...
 
   [[noreturn]] void fail(std::uint64_t offset, const std::string& what) const {
-    throw io_error("pickle", cat(name, ": byte ", offset, ": ", what));
+    throw io_error("pickle", cat(name, ": byte ", base + offset, ": ", what));
   }
   [[noreturn]] void fail_at(const ref& r, const std::string& what) const { fail(r.offset, what); }
   [[nodiscard]] const std::vector<ref>& items(const ref& r) const {
@@ -323,12 +329,22 @@ struct document {
 };
 
 /// The pickle virtual machine. One pass over the bytes; no recursion.
+/// Opcodes for classes (GLOBAL, REDUCE, BUILD, persistent ids, ...) go to
+/// extension_opcode(), which refuses them; a derived machine that accepts a
+/// whitelist of classes overrides it (io/torch_import.hpp) and represents
+/// what it builds as pickle_kind::object refs.
 class machine {
  public:
-  machine(std::string_view bytes, std::string name, const pickle_limits& limits) : data_(bytes) {
+  /// `base`: the offset of `bytes` in the file named `name` (for messages).
+  machine(std::string_view bytes, std::string name, const pickle_limits& limits, std::uint64_t base = 0)
+      : data_(bytes) {
     doc_.name = std::move(name);
     doc_.limits = limits;
+    doc_.base = base;
   }
+  virtual ~machine() = default;
+  machine(const machine&) = delete;
+  machine& operator=(const machine&) = delete;
 
   document run() {
     if (data_.size() > doc_.limits.max_file_bytes)
@@ -350,10 +366,24 @@ class machine {
     }
     doc_.input_bytes = data_.size();
     doc_.values_parsed = values_;
+    doc_.end = pos_;
     return std::move(doc_);
   }
 
- private:
+ protected:
+  /// Called for every opcode the plain-data machine does not execute (op_,
+  /// at op_at_); the default refuses it with an io_error naming the opcode,
+  /// and for GLOBAL / INST the class.
+  virtual void extension_opcode() {
+    if (op_ == op_global || op_ == op_inst) refuse_class();
+    const std::string_view name = opcode_name(op_);
+    static constexpr char hex[] = "0123456789abcdef";
+    const std::string code = {'0', 'x', hex[op_ >> 4], hex[op_ & 15]};
+    if (name.empty()) doc_.fail(op_at_, cat("unknown opcode ", code, " (not a pickle, or a corrupt one)"));
+    doc_.fail(op_at_, cat("opcode ", name, " (", code,
+                          ") is not supported: only plain data (lists, tuples, dicts, strings, numbers) is"));
+  }
+
   // --- failing --------------------------------------------------------------
   [[noreturn]] void fail(const std::string& what) const {
     doc_.fail(op_at_, cat("opcode ", opcode_name(op_), ": ", what));
@@ -849,16 +879,7 @@ class machine {
       case op_binget: memo_get(u8()); return false;
       case op_long_binget: memo_get(little_endian<std::uint32_t>(4)); return false;
 
-      case op_global:
-      case op_inst: refuse_class();
-      default: {
-        const std::string_view name = opcode_name(op_);
-        static constexpr char hex[] = "0123456789abcdef";
-        const std::string code = {'0', 'x', hex[op_ >> 4], hex[op_ & 15]};
-        if (name.empty()) doc_.fail(op_at_, cat("unknown opcode ", code, " (not a pickle, or a corrupt one)"));
-        doc_.fail(op_at_, cat("opcode ", name, " (", code,
-                              ") is not supported: only plain data (lists, tuples, dicts, strings, numbers) is"));
-      }
+      default: extension_opcode(); return false;
     }
   }
 
@@ -917,6 +938,7 @@ inline pickle_value to_value(const document& doc, const ref& r, budget& b, std::
     case pickle_kind::bytes:
       b.bytes(r, doc.text(r).size());
       return pickle_value::make_text(r.kind, doc.text(r), r.offset);
+    case pickle_kind::object: doc.fail_at(r, "a class instance, not plain data");
     case pickle_kind::list:
     case pickle_kind::tuple:
     case pickle_kind::dict: {
