@@ -747,51 +747,60 @@ mean_std inception_score(const tensor<T, B>& probs, int splits = 10) {
   return inception_score(detail::to_host_matrix(probs, "inception_score", "probabilities"), splits);
 }
 
-/// Mean and covariance of pool features.
-struct gaussian_statistics {
-  Eigen::VectorXd mean;
-  Eigen::MatrixXd covariance;
+/// Mean and covariance of pool features. The FID functions are templates on
+/// the scalar type so that Eigen's eigensolver is compiled only by the
+/// programs that call them (it costs ~9 s of compile time per translation unit).
+template <class Scalar = double>
+struct basic_gaussian_statistics {
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> mean;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> covariance;
 };
+using gaussian_statistics = basic_gaussian_statistics<double>;
 
 /// μ and the unbiased covariance Σ = Σ_i (x_i − μ)(x_i − μ)ᵀ / (N − 1) of features (N, D).
-inline gaussian_statistics feature_statistics(const host_matrix& features) {
+template <class Scalar = double>
+basic_gaussian_statistics<Scalar> feature_statistics(const host_matrix& features) {
+  using matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   if (features.rows < 2 || features.cols < 1)
     throw value_error("feature_statistics",
                       attngan::detail::cat(features.rows, " feature vectors of width ", features.cols,
                                            ": need at least 2 vectors"));
   const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> x(
       features.v.data(), features.rows, features.cols);
-  gaussian_statistics s;
-  s.mean = x.colwise().mean().transpose();
-  const Eigen::MatrixXd centred = x.rowwise() - s.mean.transpose();
-  s.covariance = centred.transpose() * centred / double(features.rows - 1);
+  basic_gaussian_statistics<Scalar> s;
+  s.mean = x.colwise().mean().transpose().template cast<Scalar>();
+  const matrix centred = (x.rowwise() - x.colwise().mean()).template cast<Scalar>();
+  s.covariance = centred.transpose() * centred / Scalar(features.rows - 1);
   return s;
 }
 
 template <real T, backend B>
 gaussian_statistics feature_statistics(const tensor<T, B>& features) {
-  return feature_statistics(detail::to_host_matrix(features, "feature_statistics", "features"));
+  return feature_statistics<double>(detail::to_host_matrix(features, "feature_statistics", "features"));
 }
 
 /// Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2).
-inline double frechet_distance(const gaussian_statistics& a, const gaussian_statistics& b) {
+template <class Scalar>
+Scalar frechet_distance(const basic_gaussian_statistics<Scalar>& a, const basic_gaussian_statistics<Scalar>& b) {
+  using matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  using vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   const auto d = a.mean.size();
   if (b.mean.size() != d || a.covariance.rows() != d || a.covariance.cols() != d || b.covariance.rows() != d ||
       b.covariance.cols() != d)
     throw shape_error("frechet_distance", attngan::detail::cat("statistics of width ", d, " and ", b.mean.size(),
                                                                " (covariances must be square and match)"));
   // Σ1^½ from Σ1 = V Λ Vᵀ; then tr (Σ1^½ Σ2 Σ1^½)^½ = Σ √λ of that symmetric PSD product.
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> e1(a.covariance);
-  const Eigen::VectorXd root = e1.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-  const Eigen::MatrixXd s1_half = e1.eigenvectors() * root.asDiagonal() * e1.eigenvectors().transpose();
-  Eigen::MatrixXd m = s1_half * b.covariance * s1_half;
-  m = 0.5 * (m + m.transpose());  // exact symmetry against round-off
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> e2(m, Eigen::EigenvaluesOnly);
-  const double tr_sqrt = e2.eigenvalues().cwiseMax(0.0).cwiseSqrt().sum();
-  return (a.mean - b.mean).squaredNorm() + a.covariance.trace() + b.covariance.trace() - 2.0 * tr_sqrt;
+  const Eigen::SelfAdjointEigenSolver<matrix> e1(a.covariance);
+  const vector root = e1.eigenvalues().cwiseMax(Scalar(0)).cwiseSqrt();
+  const matrix s1_half = e1.eigenvectors() * root.asDiagonal() * e1.eigenvectors().transpose();
+  matrix m = s1_half * b.covariance * s1_half;
+  m = (Scalar(0.5) * (m + m.transpose())).eval();  // exact symmetry against round-off
+  const Eigen::SelfAdjointEigenSolver<matrix> e2(m, Eigen::EigenvaluesOnly);
+  const Scalar tr_sqrt = e2.eigenvalues().cwiseMax(Scalar(0)).cwiseSqrt().sum();
+  return (a.mean - b.mean).squaredNorm() + a.covariance.trace() + b.covariance.trace() - Scalar(2) * tr_sqrt;
 }
 
-/// FID of two sets of pool features (N1, D) and (N2, D).
+/// FID of two sets of pool features (N1, D) and (N2, D), in double precision.
 template <real T, backend B>
 double frechet_inception_distance(const tensor<T, B>& features_a, const tensor<T, B>& features_b) {
   return frechet_distance(feature_statistics(features_a), feature_statistics(features_b));
