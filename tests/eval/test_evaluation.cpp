@@ -180,6 +180,79 @@ TEST_CASE("r_precision: tensor overload equals the host one") {
   CHECK(a.mean > 20.0);  // related codes: far above chance
 }
 
+namespace {
+
+/// Stand-ins with the DAMSM encoders' call interfaces (the real networks are
+/// tested in tests/models): the code of an image is its per-channel mean, the
+/// sentence vector of a caption [first token, second token, length].
+struct fake_image_encoder {
+  struct result {
+    var<float, cpu> code;
+  };
+  result operator()(const var<float, cpu>& x) const {
+    return {var<float, cpu>(mean(x, {2, 3}))};  // (b, 3, H, W) -> (b, 3)
+  }
+};
+struct fake_text_encoder {
+  struct result {
+    var<float, cpu> sent;
+  };
+  result operator()(const tensor<std::int64_t, cpu>& captions, const std::vector<index_t>& lengths) const {
+    const index_t b = captions.shape()[0], l = captions.shape()[1];
+    std::vector<float> v;
+    for (index_t i = 0; i < b; ++i) {
+      v.push_back(float(captions.data()[i * l]));
+      v.push_back(float(captions.data()[i * l + 1]));
+      v.push_back(float(lengths[std::size_t(i)]));
+    }
+    return {var<float, cpu>::leaf(tensor<float, cpu>::from_host(shape(b, 3), std::span<const float>(v)))};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("damsm_r_precision: batched encoder plumbing") {
+  const index_t n = 7, m = 230, len = 4;
+  generator g(9);
+  const auto images = g.uniform<float, cpu>(shape(n, 3, 5, 5), -1.f, 1.f);
+  const auto codes = damsm_image_codes(fake_image_encoder{}, images, 3);  // chunks of 3, 3, 1
+  REQUIRE(codes.shape() == shape(n, 3));
+  for (index_t i = 0; i < n; ++i)
+    for (index_t c = 0; c < 3; ++c) {
+      double sum = 0;
+      for (index_t k = 0; k < 25; ++k) sum += images.data()[(i * 3 + c) * 25 + k];
+      CHECK(codes.data()[i * 3 + c] == doctest::Approx(sum / 25).epsilon(1e-5));
+    }
+  // Captions: token ids 1..50, lengths 1..4; the pool has m captions.
+  const auto make_captions = [&](index_t rows, std::uint64_t seed, std::vector<index_t>& lengths) {
+    std::vector<std::int64_t> v;
+    data::philox_stream r(seed, 1, 0);
+    lengths.clear();
+    for (index_t i = 0; i < rows; ++i) {
+      lengths.push_back(1 + r.below(int(len)));
+      for (index_t k = 0; k < len; ++k) v.push_back(1 + r.below(50));
+    }
+    return tensor<std::int64_t, cpu>::from_host(shape(rows, len), std::span<const std::int64_t>(v));
+  };
+  std::vector<index_t> lengths, pool_lengths;
+  const auto captions = make_captions(n, 1, lengths);
+  const auto pool = make_captions(m, 2, pool_lengths);
+  const auto sents = damsm_sentence_vectors<float>(fake_text_encoder{}, pool, pool_lengths, 100);  // 100, 100, 30
+  REQUIRE(sents.shape() == shape(m, 3));
+  for (index_t i = 0; i < m; ++i) {
+    CHECK(sents.data()[i * 3] == float(pool.data()[i * len]));
+    CHECK(sents.data()[i * 3 + 2] == float(pool_lengths[std::size_t(i)]));
+  }
+  const auto image_ids = iota_ids(std::size_t(n), 1000);
+  const auto pool_ids = iota_ids(std::size_t(m), 1000);  // every pool caption mismatches
+  const auto via_damsm = damsm_r_precision(fake_image_encoder{}, fake_text_encoder{}, images, captions, lengths,
+                                           image_ids, pool, pool_lengths, pool_ids, {}, 3);
+  const auto direct = r_precision(codes, damsm_sentence_vectors<float>(fake_text_encoder{}, captions, lengths),
+                                  image_ids, sents, pool_ids);
+  CHECK(via_damsm.per_repeat == direct.per_repeat);
+  CHECK_THROWS_AS(damsm_sentence_vectors<float>(fake_text_encoder{}, pool, lengths), shape_error);
+}
+
 // ---------------------------------------------------------------------------
 // Synthetic birds: caption parsing, the expected frame, part-colour accuracy
 

@@ -1,10 +1,10 @@
 // attngan/models/attngan/evaluation.hpp — the numbers a trained AttnGAN is
 // judged by (spec §12, issue 7): R-precision with the paper's protocol, the
 // synthetic birds' part-colour accuracy, and the Inception Score and FID
-// arithmetic. Every function takes numbers (tensors of any backend, or host
+// arithmetic. Every metric takes numbers (tensors of any backend, or host
 // vectors), not networks: the DAMSM encoders or the Inception classifier that
 // produce those numbers are the caller's, so each metric is testable with
-// synthetic inputs.
+// synthetic inputs (three thin helpers below run the DAMSM encoders).
 //
 // R-precision (paper §4.1; no code was released). For generated image i with
 // DAMSM image code v̄_i and the sentence vector ē_i of the caption it was
@@ -29,21 +29,27 @@
 //     (repeat, image), so the result does not depend on evaluation order.
 //
 // Part-colour accuracy (synthetic birds, issue 7's bar). A generated image
-// shows the bird where the §10.1 pipeline put it in the training images: the
-// bounding box, cropped with its 0.75·max(w, h) margin, scaled to
-// int(final·76/64) and cropped to `final`, lands at a fixed place for a
-// centre crop (expected_bird_frame). The random crop moves it by up to
-// ±(76/64 − 1)/2 ≈ 9% of the image and the random flip mirrors it, so a
-// generator trained on those crops draws birds anywhere in that range, facing
-// either way. locate_bird therefore aligns the pose's silhouette (drawn from
-// pose::part_at, caption-independent) with the image's foreground (distance
-// from the background colour of the row, read at the image's left and right
-// edges), over shifts and both orientations, and read_part_colours reads the
-// parts at the best-aligned frame. Scoring compares the colour read for each
-// part with the colour the caption names for it (caption_part_colours parses
-// the synthetic captions); parts a caption does not name are not scored
-// (pass full bird_attributes to score all seven). Chance for a part is
-// 1 / |palette| (1/9; eyes 1/5, beaks 1/6).
+// shows the bird where the §10.1 pipeline put it in the training images. For
+// a bird far from its photograph's border and the mean crop offset the
+// bounding box — cropped with its 0.75·max(w, h) margin, scaled to
+// int(final·76/64) and cropped to `final` — lands at a fixed place,
+// expected_bird_frame. But the random crop moves it, the random flip mirrors
+// it, and a bird near the border gets a clamped bbox crop that makes it
+// larger and off centre (on the synthetic birds through the 32²→64² pipeline:
+// width 1.0–1.28× the expected, centre within ±0.22 of the image; only a
+// fifth of the birds are unclamped). A generator trained on those crops draws
+// birds over that range, facing either way. locate_bird therefore aligns the
+// pose's silhouette (from pose::part_at; no caption involved) with the
+// image's foreground (distance from a background fitted to the image border
+// as a vertical gradient), over shifts, widths and both orientations, and
+// read_part_colours reads the parts at the best-aligned frame. Scoring
+// compares the colour read for each part with the colour the caption names
+// for it (caption_part_colours parses the synthetic captions); parts a
+// caption does not name are not scored (all_parts(attributes) scores all
+// seven). Chance for a part is 1 / |palette| (1/9; eyes 1/5, beaks 1/6).
+//
+// DAMSM plumbing: damsm_image_codes / damsm_sentence_vectors run the encoders
+// in batches without a graph; damsm_r_precision chains them into r_precision.
 //
 // Inception Score: exp(E_x KL(p(y|x) ‖ p(y))) per split, p(y) the split's mean
 // prediction, 10 consecutive splits [k·N/10, (k+1)·N/10) as OpenAI's
@@ -69,11 +75,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "attngan/autodiff/tape.hpp"
+#include "attngan/autodiff/var.hpp"
 #include "attngan/core/error.hpp"
 #include "attngan/core/tensor.hpp"
 #include "attngan/data/image.hpp"
 #include "attngan/data/synthetic_birds.hpp"
 #include "attngan/data/transforms.hpp"
+#include "attngan/nn/ops/shape_ops.hpp"
 
 namespace attngan::models {
 
@@ -239,6 +248,74 @@ r_precision_result r_precision(const tensor<T, B>& image_codes, const tensor<T, 
   return r_precision(detail::to_host_matrix(image_codes, "r_precision", "image codes"),
                      detail::to_host_matrix(true_sentences, "r_precision", "true sentence vectors"), image_ids,
                      detail::to_host_matrix(pool_sentences, "r_precision", "pool sentence vectors"), pool_ids, opt);
+}
+
+/// The DAMSM global image codes v̄ (N, D) of images (N, 3, H, W), `batch`
+/// images at a time, without recording a graph. `encoder` is an image
+/// encoder module (inception_image_encoder or small_image_encoder, in eval
+/// mode), or anything callable on a (b, 3, H, W) var returning a struct with
+/// a (b, D) var `code`.
+template <class ImageEncoder, real T, backend B>
+tensor<T, B> damsm_image_codes(const ImageEncoder& encoder, const tensor<T, B>& images, index_t batch = 50) {
+  if (!images.defined() || images.rank() != 4 || images.shape()[0] < 1)
+    throw shape_error("damsm_image_codes", attngan::detail::cat("expects images (N, 3, H, W), got ",
+                                                                images.defined() ? images.shape() : shape()));
+  if (batch < 1) throw value_error("damsm_image_codes", "batch must be at least 1");
+  no_grad_guard guard;
+  const var<T, B> all = var<T, B>::leaf(images.view(images.shape()));
+  std::vector<var<T, B>> codes;
+  for (index_t start = 0; start < images.shape()[0]; start += batch) {
+    const index_t n = std::min(batch, images.shape()[0] - start);
+    const var<T, B> x = eval(narrow(all, 0, start, n));  // (b, 3, H, W)
+    codes.push_back(encoder(x).code);                    // (b, D)
+  }
+  const var<T, B> out = codes.size() == 1 ? codes[0] : nn::functional::concat(codes, 0);  // (N, D)
+  return out.value().view(out.value().shape());
+}
+
+/// The DAMSM sentence vectors ē (N, D) of captions (N, L) token ids (0-padded)
+/// with their lengths, `batch` captions at a time, without a graph. `encoder`
+/// is a text_encoder module in eval mode, or anything callable on (captions,
+/// lengths) returning a struct with a (b, D) var `sent`.
+template <real T, class TextEncoder, backend B>
+tensor<T, B> damsm_sentence_vectors(const TextEncoder& encoder, const tensor<std::int64_t, B>& captions,
+                                    const std::vector<index_t>& lengths, index_t batch = 100) {
+  if (!captions.defined() || captions.rank() != 2 || captions.shape()[0] < 1 ||
+      std::int64_t(lengths.size()) != captions.shape()[0])
+    throw shape_error("damsm_sentence_vectors",
+                      attngan::detail::cat("expects captions (N, L) and N lengths, got ",
+                                           captions.defined() ? captions.shape() : shape(), " and ", lengths.size(),
+                                           " lengths"));
+  if (batch < 1) throw value_error("damsm_sentence_vectors", "batch must be at least 1");
+  no_grad_guard guard;
+  const index_t n_all = captions.shape()[0], width = captions.shape()[1];
+  const std::vector<std::int64_t> host = captions.to_vector();
+  std::vector<var<T, B>> sents;
+  for (index_t start = 0; start < n_all; start += batch) {
+    const index_t n = std::min(batch, n_all - start);
+    const auto chunk = tensor<std::int64_t, B>::from_host(
+        shape(n, width), std::span<const std::int64_t>(host.data() + start * width, std::size_t(n * width)));
+    const std::vector<index_t> len(lengths.begin() + start, lengths.begin() + start + n);
+    sents.push_back(encoder(chunk, len).sent);  // (b, D)
+  }
+  const var<T, B> out = sents.size() == 1 ? sents[0] : nn::functional::concat(sents, 0);  // (N, D)
+  return out.value().view(out.value().shape());
+}
+
+/// R-precision of generated images with the DAMSM encoders: image codes of
+/// `images` (N, 3, H, W), sentence vectors of the captions they were generated
+/// from (N, L) and of the pool's captions (M, L), then r_precision.
+template <class ImageEncoder, class TextEncoder, real T, backend B>
+r_precision_result damsm_r_precision(const ImageEncoder& image_encoder, const TextEncoder& text_encoder,
+                                     const tensor<T, B>& images, const tensor<std::int64_t, B>& captions,
+                                     const std::vector<index_t>& lengths, std::span<const std::int64_t> image_ids,
+                                     const tensor<std::int64_t, B>& pool_captions,
+                                     const std::vector<index_t>& pool_lengths, std::span<const std::int64_t> pool_ids,
+                                     const r_precision_options& opt = {}, index_t batch = 50) {
+  const tensor<T, B> codes = damsm_image_codes(image_encoder, images, batch);
+  const tensor<T, B> truth = damsm_sentence_vectors<T>(text_encoder, captions, lengths, batch);
+  const tensor<T, B> pool = damsm_sentence_vectors<T>(text_encoder, pool_captions, pool_lengths, batch);
+  return r_precision(codes, truth, image_ids, pool, pool_ids, opt);
 }
 
 // ===========================================================================
