@@ -27,9 +27,17 @@ MIN_CMAKE_VERSION=3.25
 
 # What `demo` runs, in order: one entry per step, "<program> [args...]", where
 # <program> is an executable target built from examples/ (found under
-# $BUILD_DIR/examples/). Arguments are split on spaces (no quoting); steps run
-# in $BUILD_DIR. Until the AttnGAN programs exist the demo runs the library examples.
-DEMO_STEPS=("01_tensor_expressions" "02_autodiff_regression" "03_make_synthetic_birds --out demo/synthetic_birds --classes 10 --images-per-class 10 --size 256 --overwrite")
+# $BUILD_DIR/examples/). Arguments are split on spaces (no quoting), @ROOT@
+# stands for the repository; steps run in $BUILD_DIR. The demo: synthetic
+# birds (800 images, 20 classes, 5 held out), DAMSM pretraining, the small
+# AttnGAN (32x32 -> 64x64), images from example sentences, evaluation on the
+# held-out classes' captions. ATTNGAN_DEMO_STEPS overrides the GAN steps.
+DEMO_GAN_STEPS="${ATTNGAN_DEMO_STEPS:-600}"
+DEMO_STEPS=("03_make_synthetic_birds --out demo/birds --classes 20 --images-per-class 40 --size 128 --overwrite"
+            "04_pretrain_damsm --data demo/birds --out demo/run/damsm.safetensors --epochs 60"
+            "05_train_attngan --data demo/birds --damsm demo/run/damsm.safetensors --out demo/run --steps $DEMO_GAN_STEPS"
+            "06_generate --checkpoint demo/run/checkpoint.safetensors --file @ROOT@/examples/demo_sentences.txt --out demo/generated"
+            "07_evaluate --data demo/birds --checkpoint demo/run/checkpoint.safetensors --json demo/run/evaluation.json")
 
 usage() {
   cat <<'EOF'
@@ -149,11 +157,14 @@ run_demo() {
   build "${targets[@]}"
   cd "$BUILD_DIR"
   for step in "${DEMO_STEPS[@]}"; do
-    read -r -a words <<<"$step"
+    read -r -a words <<<"${step//@ROOT@/$ROOT}"
     heading "Running ${words[*]}"
     "$BUILD_DIR/examples/${words[0]}" "${words[@]:1}"
   done
   heading "Demo finished (${SECONDS}s)"
+  echo "report:    $BUILD_DIR/demo/run/report.html"
+  echo "generated: $BUILD_DIR/demo/generated/generated.html"
+  echo "scores:    $BUILD_DIR/demo/run/evaluation.json"
 }
 
 main() {

@@ -28,7 +28,8 @@
 // A DAMSM checkpoint (save_damsm / load_damsm) holds text_encoder.<name> and
 // image_encoder.<name> with format "attngan.damsm"; words_to_json /
 // words_from_json put the vocabulary into its metadata, and load_damsm checks
-// its size against the text encoder's embedding.
+// that the text encoder's embedding has a row for every word (a compile-time
+// preset may embed more words than a dataset has: the rest are never used).
 #pragma once
 
 #include <cstdint>
@@ -333,7 +334,7 @@ void save_damsm(const std::filesystem::path& path, nn::network<TextSpec, T, B>& 
 
 /// Loads both encoders from `f` (all-or-nothing) and returns the caller's
 /// metadata. value_error for another format, a configuration other than
-/// `expected_config` (when not empty), a "vocabulary" whose size is not the
+/// `expected_config` (when not empty), a "vocabulary" with more words than the
 /// text encoder's, or keys that do not match (all listed).
 template <class TextSpec, class ImageSpec, real T, backend B>
 std::map<std::string, std::string> load_damsm(const safetensors_file& f, nn::network<TextSpec, T, B>& text,
@@ -346,9 +347,9 @@ std::map<std::string, std::string> load_damsm(const safetensors_file& f, nn::net
     const auto it = f.metadata.find("vocabulary");
     if (it != f.metadata.end()) {
       const auto words = words_from_json(it->second);
-      if (words.size() != std::size_t(TextSpec::vocabulary))
+      if (words.size() > std::size_t(TextSpec::vocabulary))
         throw value_error(op, detail::cat(f.source().empty() ? std::string() : "'" + f.source() + "': ",
-                                          "the vocabulary has ", words.size(), " words, the text encoder embeds ",
+                                          "the vocabulary has ", words.size(), " words, the text encoder embeds only ",
                                           TextSpec::vocabulary));
     }
   }
