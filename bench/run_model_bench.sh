@@ -16,6 +16,7 @@ build="${1:-$repo/build}"
 reps="${2:-5}"
 ref="${ATTNGAN_REFERENCE_DIR:-$repo/../shared/reference}"
 export OMP_NUM_THREADS=2
+cmake --build "$build" --target bench_model >/dev/null  # not in the default build
 echo "# $(date -u) load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for filter in train_iteration generate; do
   echo "## attngan $filter"
