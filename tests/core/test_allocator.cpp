@@ -1,4 +1,5 @@
 #include "test_support.hpp"
+#include <cmath>
 
 using namespace attngan;
 using attngan::test::tcpu;
@@ -73,4 +74,30 @@ TEST_CASE("caching allocator: out of memory becomes backend_error naming the req
   caching_allocator<failing_raw> alloc;
   CHECK_THROWS_WITH_AS(alloc.allocate(4096), "allocate: out of memory allocating 4096 bytes (0 bytes in use)",
                        backend_error);
+}
+
+namespace {
+struct host_raw {
+  static constexpr bool host_accessible = true;
+  static void* allocate(std::size_t n) { return ::operator new(n); }
+  static void deallocate(void* p, std::size_t) noexcept { ::operator delete(p); }
+};
+}  // namespace
+
+TEST_CASE("caching allocator: poisoning fills new and reused blocks with 0xFF, only for host memory") {
+  caching_allocator<host_raw> alloc;
+  alloc.set_poison(true);
+  REQUIRE(alloc.poisoning());
+  auto* p = static_cast<float*>(alloc.allocate(64 * sizeof(float)));
+  for (int i = 0; i < 64; ++i) CHECK(std::isnan(p[i]));
+  for (int i = 0; i < 64; ++i) p[i] = 1.0f;
+  alloc.deallocate(p);
+  auto* q = static_cast<float*>(alloc.allocate(64 * sizeof(float)));  // the cached block again
+  CHECK(q == p);
+  for (int i = 0; i < 64; ++i) CHECK(std::isnan(q[i]));
+  alloc.deallocate(q);
+  // A raw allocator that does not declare host_accessible (device memory) is never poisoned.
+  caching_allocator<counting_raw> device_like;
+  device_like.set_poison(true);
+  CHECK_FALSE(device_like.poisoning());
 }
