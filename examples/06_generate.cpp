@@ -1,6 +1,6 @@
 // 06_generate — images from your own sentences with a trained AttnGAN.
 //
-//   06_generate --checkpoint runs/demo/checkpoint.safetensors --out out \
+//   06_generate --checkpoint runs/demo/checkpoint.safetensors --out out
 //               --sentence "a small bird with a red crown and a blue belly"
 //   06_generate --checkpoint ... --file sentences.txt --out out
 //
