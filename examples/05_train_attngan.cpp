@@ -25,7 +25,7 @@ using namespace app;
 
 namespace {
 
-nlohmann::json metrics_of(std::size_t step, int epoch, const models::gan_step_losses& l, double seconds) {
+nlohmann::json metrics_of(std::size_t step, std::size_t epoch, const models::gan_step_losses& l, double seconds) {
   nlohmann::json j{{"step", step}, {"epoch", epoch}, {"seconds", seconds},  {"g_total", l.g_total},
                    {"w_loss0", l.w_loss0}, {"w_loss1", l.w_loss1}, {"s_loss0", l.s_loss0},
                    {"s_loss1", l.s_loss1}, {"kl", l.kl}};
@@ -99,7 +99,6 @@ int main(int argc, char** argv) {
     const fs::path checkpoint = dir / "checkpoint.safetensors";
     const nlohmann::json run{{"seed", seed}, {"batch", batch_size}, {"data", fs::absolute(data_dir).string()}};
     std::size_t step = 0;
-    int epoch = 0;
     data::vocabulary vocab;
     if (resume) {
       auto loaded = load_training(checkpoint, trainer);
@@ -107,12 +106,10 @@ int main(int argc, char** argv) {
         throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ",
                                                         loaded.run.dump(), "; resume with the same --seed and --batch"));
       step = std::size_t(loaded.info.step);
-      epoch = int(loaded.info.epoch);
       vocab = std::move(loaded.vocab);
       std::printf("resuming from %s at step %zu\n", checkpoint.c_str(), step);
     } else {
       vocab = load_damsm(damsm_file, trainer.text_encoder_network(), trainer.image_encoder_network());
-      trainer.restart_average();  // not needed for G (unchanged), kept explicit: the average starts at G
     }
     if (vocab.words() != train.vocab().words())
       throw value_error("train", attngan::detail::cat("the DAMSM file's vocabulary (", vocab.size(),
@@ -140,8 +137,9 @@ int main(int argc, char** argv) {
     std::ofstream metrics(dir / "metrics.jsonl", std::ios::app);
     if (!metrics) throw io_error("train", attngan::detail::cat("cannot open '", (dir / "metrics.jsonl").string(), "'"));
 
-    const auto save = [&](std::size_t at_step, int epochs_done) {
-      save_training(checkpoint, trainer, vocab, std::int64_t(at_step), epochs_done, run);
+    const std::size_t per_epoch = loader.batches_per_epoch();  // same data and batch: the epoch follows from the step
+    const auto save = [&](std::size_t at_step) {
+      save_training(checkpoint, trainer, vocab, std::int64_t(at_step), std::int64_t(at_step / per_epoch), run);
     };
     // Samples of the fixed captions, and the report rebuilt around them.
     const auto write_samples = [&](std::size_t at_step) {
@@ -151,7 +149,7 @@ int main(int argc, char** argv) {
       std::vector<data::image> imgs(static_cast<std::size_t>(sheet));
       for (std::size_t row = 0; row < fixed.order.size(); ++row) {
         const std::size_t i = fixed.order[row];
-        imgs[i] = to_image(image_at(last, index_t(row)));
+        imgs[i] = report::image_from_tensor(image_at(last, index_t(row)));
         samples[i] = report::sample{imgs[i], sample_captions[i]};
       }
       char name[64];
@@ -169,22 +167,21 @@ int main(int argc, char** argv) {
                             samples);
       page.add_heading("attention maps");
       for (std::size_t i = 0; i < std::min<std::size_t>(4, sample_captions.size()); ++i) {
-        std::size_t row = 0;
-        while (fixed.order[row] != i) ++row;
+        const std::size_t row = fixed.rows[i];
         add_attention_figure(page, outs, index_t(row), sample_captions[i], vocab, fixed.text.captions,
                              fixed.text.lengths[row]);
       }
       page.write(dir / "report.html");
     };
 
-    const std::size_t per_epoch = loader.batches_per_epoch();
     std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n",
                 config_name, train.size(), batch_size, per_epoch, steps, out.c_str());
     progress bar("step", std::size_t(steps), step);
     while (step < std::size_t(steps) && !stop_requested()) {
+      const std::size_t epoch = step / per_epoch;
       loader.start_epoch(std::uint64_t(epoch));
       // A resumed run skips the batches of this epoch it had already trained on.
-      for (std::size_t done = std::size_t(epoch) * per_epoch; done < step; ++done)
+      for (std::size_t done = epoch * per_epoch; done < step; ++done)
         if (!loader.next()) break;
       while (step < std::size_t(steps) && !stop_requested()) {
         auto b = loader.next();
@@ -196,12 +193,10 @@ int main(int argc, char** argv) {
         metrics.flush();
         bar.update(step, attngan::detail::cat("epoch ", epoch + 1, "  G ", l.g_total, "  D ", l.d.back().total));
         if (step % std::size_t(sample_every) == 0) write_samples(step);
-        const bool epoch_done = step == std::size_t(epoch + 1) * per_epoch;
-        if (step % std::size_t(save_every) == 0) save(step, epoch + (epoch_done ? 1 : 0));
+        if (step % std::size_t(save_every) == 0) save(step);
       }
-      if (step == std::size_t(epoch + 1) * per_epoch) ++epoch;
     }
-    save(step, epoch);
+    save(step);
     write_samples(step);
     std::printf("%s after %zu steps (%.1f s), saved %s\n", stop_requested() ? "stopped" : "done", step, bar.seconds(),
                 checkpoint.c_str());

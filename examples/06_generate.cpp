@@ -65,14 +65,12 @@ int main(int argc, char** argv) {
     report::html_report page("attngan: generated images");
     page.add_paragraph(attngan::detail::cat("checkpoint ", checkpoint, " (step ", loaded.info.step, "), ",
                                             average ? "averaged" : "raw", " generator, seed ", seed));
-    std::vector<std::size_t> row_of(sentences.size());
-    for (std::size_t row = 0; row < e.order.size(); ++row) row_of[e.order[row]] = row;
     for (std::size_t i = 0; i < sentences.size(); ++i) {
-      const index_t row = index_t(row_of[i]);
+      const index_t row = index_t(e.rows[i]);
       for (std::size_t s = 0; s < result.images.size(); ++s) {
         char name[64];
         std::snprintf(name, sizeof name, "%03zu_stage%zu.png", i + 1, s + 1);
-        data::write_png(dir / name, to_image(image_at(result.images[s].value(), row)));
+        data::write_png(dir / name, report::image_from_tensor(image_at(result.images[s].value(), row)));
       }
       add_attention_figure(page, result, row, sentences[i], loaded.vocab, e.text.captions,
                            e.text.lengths[std::size_t(row)]);

@@ -129,7 +129,8 @@ inline text_batch text_of(const data::batch& b) {
 /// row i. value_error naming the sentence when one has no known word.
 struct encoded_sentences {
   text_batch text;
-  std::vector<std::size_t> order;
+  std::vector<std::size_t> order;                  ///< order[row] = input index of batch row `row`
+  std::vector<std::size_t> rows;                   ///< rows[i] = batch row of input sentence i
   std::vector<std::vector<std::string>> unknown;  ///< per input sentence
 };
 
@@ -153,6 +154,8 @@ inline encoded_sentences encode_sentences(const data::vocabulary& vocab, const s
   r.order.resize(sentences.size());
   for (std::size_t i = 0; i < r.order.size(); ++i) r.order[i] = i;
   std::stable_sort(r.order.begin(), r.order.end(), [&](std::size_t a, std::size_t b) { return ids[a].size() > ids[b].size(); });
+  r.rows.resize(r.order.size());
+  for (std::size_t row = 0; row < r.order.size(); ++row) r.rows[r.order[row]] = row;
   const index_t width = index_t(ids[r.order.front()].size());
   std::vector<std::int64_t> flat(sentences.size() * std::size_t(width), 0);
   for (std::size_t row = 0; row < r.order.size(); ++row) {
@@ -213,16 +216,11 @@ inline loaded_training load_training(const fs::path& path, gan_trainer& trainer)
 
 // ------------------------------------------------------------------ images
 
-/// (3, H, W) in [−1, 1] → 8-bit RGB, as the original writes samples.
-inline data::image to_image(const tensor<T, B>& chw) {
-  tensor<float, cpu> host = tensor<float, cpu>::from_host(chw.shape(), chw.to_vector());
-  return data::from_tensor(host);
-}
-
-/// One image of a (N, 3, H, W) batch.
+/// One image of a (N, 3, H, W) batch, as a view (report::image_from_tensor
+/// turns it into 8-bit RGB as the original writes samples).
 inline tensor<T, B> image_at(const tensor<T, B>& batch, index_t n) {
   const shape& s = batch.shape();
-  return batch.subview(n * s[1] * s[2] * s[3], shape(s[1], s[2], s[3])).clone();
+  return batch.subview(n * s[1] * s[2] * s[3], shape(s[1], s[2], s[3]));
 }
 
 /// A grid of images (row-major), `gap` pixels of white between them.

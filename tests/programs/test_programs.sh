@@ -36,10 +36,12 @@ expect_error() {
 
 # --- 1. kill -9 and resume ----------------------------------------------------
 # 24 training images, batch 4: 6 steps per epoch; checkpoints at steps 3, 6, 9.
-train() { "$BIN/05_train_attngan" --data birds --damsm damsm.safetensors --batch 4 --steps 9 --save-every 3 \
-            --sample-every 100 "$@"; }
-train --out whole >/dev/null 2>&1 || { echo "FAIL: the uninterrupted run"; exit 1; }
-train --out killed >/dev/null 2>&1 &
+# The program is started directly (not through a shell function), so $! is its
+# own pid and SIGKILL reaches the training process itself.
+TRAIN=("$BIN/05_train_attngan" --data birds --damsm damsm.safetensors --batch 4 --steps 9 --save-every 3
+       --sample-every 100)
+"${TRAIN[@]}" --out whole >/dev/null 2>&1 || { echo "FAIL: the uninterrupted run"; exit 1; }
+"${TRAIN[@]}" --out killed >/dev/null 2>&1 &
 pid=$!
 # Kill once step 4 is logged: the last checkpoint is then step 3 (mid-epoch).
 for _ in $(seq 1 600); do
@@ -48,10 +50,12 @@ for _ in $(seq 1 600); do
 done
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+kill -0 "$pid" 2>/dev/null && fail "the training process survived SIGKILL"
 logged=$(wc -l <killed/metrics.jsonl)
 if ((logged >= 9)); then fail "the run finished before it could be killed"; fi
-train --out killed --resume >resume.log 2>&1 || { fail "resume: $(tail -3 resume.log)"; }
-grep -q "resuming from" resume.log && pass "resumed after SIGKILL at step $logged: $(grep resuming resume.log)"
+"${TRAIN[@]}" --out killed --resume >resume.log 2>&1 || { fail "resume: $(tail -3 resume.log)"; }
+if grep -q "resuming from" resume.log; then pass "resumed after SIGKILL at step $logged: $(grep resuming resume.log)"
+else fail "the resumed run did not start from the checkpoint: $(tail -2 resume.log)"; fi
 strip() { sed 's/"seconds":[^,}]*,\{0,1\}//' "$1"; }
 if [[ "$(strip whole/metrics.jsonl)" == "$(strip killed/metrics.jsonl)" ]]; then
   pass "losses of all 9 steps equal the uninterrupted run's"
