@@ -21,18 +21,32 @@
 
 using namespace app;
 
-int main(int argc, char** argv) {
+// Built alone this is main(); examples/programs.cpp builds the four programs
+// in one translation unit (one instantiation of the model) under other names.
+#ifndef ATTNGAN_PROGRAM_MAIN
+#define ATTNGAN_PROGRAM_MAIN main
+#endif
+
+int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI::App cli{"Scores a trained small AttnGAN on held-out captions: R-precision and part-colour accuracy."};
   std::string data_dir, checkpoint, json_out;
   std::uint64_t seed = 100;
   int batch_size = 50;
-  bool average = false;
+  int candidates = 100;
+  bool average = false, real = false;
   cli.add_option("--data", data_dir, "Dataset folder in the CUB layout (its test split is used)")->required();
   cli.add_option("--checkpoint", checkpoint, "checkpoint.safetensors from 05_train_attngan")->required();
   cli.add_option("--json", json_out, "Also write the results to this file");
   cli.add_option("--seed", seed, "Seed of the caption choice, the noise and the R-precision draws")->capture_default_str();
+  cli.add_option("--candidates", candidates,
+                 "R-precision: the true caption plus this many minus one of other images (the paper: 100)")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
   cli.add_option("--batch", batch_size, "Images generated at once")->check(CLI::Range(1, 4096))->capture_default_str();
   cli.add_flag("--average", average, "Use the running average of G (default: G itself)");
+  cli.add_flag("--real", real,
+               "Score the real test images (through the training crop, seeded) instead of generated ones: "
+               "the ceiling of both scores for these DAMSM encoders");
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -41,8 +55,9 @@ int main(int argc, char** argv) {
     const auto loaded = load_training(checkpoint, trainer);
     const auto test = data::cub_dataset::open(data_dir, data::split::test, data::cub_options{.vocab = loaded.vocab});
     const std::size_t n = test.size();
-    std::printf("evaluating %s (step %lld, %s G) on %zu test images of %s\n", checkpoint.c_str(),
-                static_cast<long long>(loaded.info.step), average ? "averaged" : "raw", n, data_dir.c_str());
+    std::printf("evaluating %s (step %lld, %s) on %zu test images of %s\n", checkpoint.c_str(),
+                static_cast<long long>(loaded.info.step),
+                real ? "the real images" : average ? "averaged G" : "raw G", n, data_dir.c_str());
 
     // One caption per test image, and every test caption as the R-precision pool.
     data::philox_stream pick(seed, 11, 0);
@@ -66,8 +81,21 @@ int main(int argc, char** argv) {
     const index_t side = preset::base_size << (stages - 1);
     const std::size_t per_image = std::size_t(3 * side * side);
     pixels.resize(n * per_image);
-    progress bar("generated", n);
-    for (std::size_t start = 0; start < n; start += std::size_t(batch_size)) {
+    progress bar(real ? "loaded" : "generated", n);
+    if (real) {
+      data::loader_options lo;
+      lo.base_size = preset::base_size;
+      lo.branches = stages;
+      lo.seed = seed;
+      for (std::size_t i = 0; i < n; ++i) {
+        generator image_rng = data::item_generator(lo, 0, i);
+        const auto per_stage = data::train_transform(test.load_image(i), test.box(i), preset::base_size, stages,
+                                                     image_rng);
+        std::copy_n(per_stage.back().data(), per_image, pixels.begin() + std::ptrdiff_t(i * per_image));
+        bar.update(i + 1);
+      }
+    }
+    for (std::size_t start = 0; start < (real ? 0 : n); start += std::size_t(batch_size)) {
       const std::size_t count = std::min(std::size_t(batch_size), n - start);
       const std::vector<std::string> chunk(captions.begin() + std::ptrdiff_t(start),
                                            captions.begin() + std::ptrdiff_t(start + count));
@@ -99,6 +127,7 @@ int main(int argc, char** argv) {
     trainer.image_encoder_network().eval();
     models::r_precision_options ro;
     ro.seed = seed;
+    ro.candidates = candidates;
     const auto rp = models::damsm_r_precision(trainer.image_encoder_network().module(),
                                               trainer.text_encoder_network().module(), images_in_truth_order,
                                               truth.text.captions, truth.text.lengths, truth_ids, all.text.captions,
@@ -109,8 +138,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < n; ++i) targets[i] = models::caption_part_colours(captions[i]);
     const auto pc = models::part_colour_accuracy(generated, targets, data::pipeline_sizes(preset::base_size, stages));
 
-    std::printf("R-precision (top-1 of 100, %zu images, 10 repeats): %.2f ± %.2f %% (chance 1 %%)\n", n, rp.mean,
-                rp.std);
+    std::printf("R-precision (top-1 of %d, %zu images, 10 repeats): %.2f ± %.2f %% (chance %.3g %%)\n", candidates, n,
+                rp.mean, rp.std, 100.0 / candidates);
     std::printf("part-colour accuracy over %lld images: mean %.1f %% (chance %.1f %%), every named part right %.1f %%\n",
                 static_cast<long long>(pc.images), 100 * pc.mean, 100 * pc.mean_chance, 100 * pc.all_named);
     nlohmann::json parts;
@@ -124,10 +153,10 @@ int main(int argc, char** argv) {
     if (!json_out.empty()) {
       const nlohmann::json j{{"checkpoint", checkpoint},
                              {"step", loaded.info.step},
-                             {"generator", average ? "average" : "raw"},
+                             {"generator", real ? "real images" : average ? "average" : "raw"},
                              {"test_images", n},
                              {"seed", seed},
-                             {"r_precision", {{"mean", rp.mean}, {"std", rp.std}, {"per_repeat", rp.per_repeat}}},
+                             {"r_precision", {{"candidates", candidates}, {"mean", rp.mean}, {"std", rp.std}, {"per_repeat", rp.per_repeat}}},
                              {"part_colour", {{"mean", pc.mean}, {"chance", pc.mean_chance},
                                               {"all_named", pc.all_named}, {"parts", parts}}}};
       const fs::path tmp = json_out + ".tmp";

@@ -89,5 +89,15 @@ expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --se
 [[ -f whole/report.html ]] && grep -q "<svg" whole/report.html && pass "training wrote report.html with loss curves" ||
   fail "no report.html with curves"
 
+# Evaluation on the real test images (--real): the part colours the
+# evaluation reads back from real birds must be nearly all right, or the
+# generated birds' score means nothing.
+if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --real --candidates 5 >real.log 2>&1; then
+  acc=$(sed -n 's/^part-colour accuracy over [0-9]* images: mean \([0-9.]*\) %.*/\1/p' real.log)
+  if [[ -n "$acc" ]] && awk -v a="$acc" 'BEGIN { exit !(a >= 90) }'; then
+    pass "07_evaluate --real reads back the real birds' part colours: $acc %"
+  else fail "07_evaluate --real: part-colour accuracy of real birds '$acc' %: $(tail -3 real.log)"; fi
+else fail "07_evaluate --real: $(tail -2 real.log)"; fi
+
 if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
 echo "all checks passed"
