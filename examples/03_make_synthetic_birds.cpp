@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
   app.add_option("--jpeg-quality", opt.jpeg_quality, "JPEG quality (above 90 keeps full colour resolution)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app.add_option("--colour-mixing", opt.colour_mixing,
+                 "Probability that a part of an image draws its own colour instead of its class's (0: one part "
+                 "of a quarter of the images changes)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_flag("--overwrite", opt.overwrite, "Allow writing into a folder that is not empty");
   CLI11_PARSE(app, argc, argv);
 

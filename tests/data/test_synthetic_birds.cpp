@@ -120,6 +120,40 @@ TEST_CASE("synthetic birds: the plan is a pure function of the options") {
     }
 }
 
+TEST_CASE("synthetic birds: colour_mixing draws part colours per image, the default keeps the classes'") {
+  // Default: at most one part of an image differs from its class.
+  const auto plain = plan_synthetic_birds(small_options(3));
+  for (const auto& b : plain.birds) {
+    const auto& typical = plain.classes[std::size_t(b.class_id - 1)].typical;
+    int differ = 0;
+    for (int p = 0; p < part_count; ++p) differ += b.attributes.colours.c[std::size_t(p)] != typical.colours.c[std::size_t(p)];
+    CHECK(differ <= 1);
+  }
+  // Mixing 1: colours independent of the class — many images differ from it
+  // in several parts, every colour is one its part may have, and the plan is
+  // still a pure function of the options.
+  auto o = small_options(3);
+  o.colour_mixing = 1.0;
+  const auto mixed = plan_synthetic_birds(o);
+  REQUIRE(mixed.birds.size() == plain.birds.size());
+  int several = 0;
+  for (const auto& b : mixed.birds) {
+    const auto& typical = mixed.classes[std::size_t(b.class_id - 1)].typical;
+    int differ = 0;
+    for (int p = 0; p < part_count; ++p) {
+      const colour c = b.attributes.colours.c[std::size_t(p)];
+      const auto allowed = part_palette(part(p));
+      CHECK(std::find(allowed.begin(), allowed.end(), c) != allowed.end());
+      differ += c != typical.colours.c[std::size_t(p)];
+    }
+    several += differ >= 3;
+  }
+  CHECK(several > int(mixed.birds.size()) / 2);
+  CHECK(plan_synthetic_birds(o).birds[7].captions == mixed.birds[7].captions);
+  o.colour_mixing = 1.5;
+  CHECK_THROWS_AS(plan_synthetic_birds(o), value_error);
+}
+
 TEST_CASE("synthetic birds: bad options and non-empty folders are refused") {
   auto o = small_options();
   o.classes = 1;

@@ -260,6 +260,11 @@ struct synthetic_birds_options {
   int image_size = 256;       // square images, 32..4096 pixels per side
   int test_classes = -1;      // classes held out for test; -1: classes / 4 rounded, at least 1 (CUB: 50 of 200)
   int jpeg_quality = 95;      // > 90: stb_image_write keeps full chroma resolution
+  /// 0 (default): an image keeps its class's colours except, one time in
+  /// four, one of crown/wing/belly/tail. p > 0: instead, every part of every
+  /// image draws its own colour with probability p — captions then tell
+  /// images of one class apart, and colours combine beyond the classes seen.
+  double colour_mixing = 0;
   bool overwrite = false;     // allow writing into a non-empty folder
 
   /// The number of test classes after resolving -1.
@@ -277,6 +282,7 @@ struct synthetic_birds_options {
     const int t = resolved_test_classes();
     if (t < 1 || t >= classes) bad("test_classes", t, "1..classes-1 (both splits need a class)");
     if (jpeg_quality < 1 || jpeg_quality > 100) bad("jpeg_quality", jpeg_quality, "1..100");
+    if (!(colour_mixing >= 0 && colour_mixing <= 1)) bad("colour_mixing", colour_mixing, "0..1");
   }
 };
 
@@ -525,7 +531,10 @@ inline synthetic_dataset plan_synthetic_birds(const synthetic_birds_options& opt
       philox_stream rng(opt.seed, detail::stream_image, std::uint32_t(serial));
       // Per-image variation of the class: sometimes one part changes colour.
       b.attributes = k.typical;
-      if (rng.chance(0.25)) {
+      if (opt.colour_mixing > 0) {
+        for (int p = 0; p < part_count; ++p)
+          if (rng.chance(opt.colour_mixing)) b.attributes.colours[part(p)] = rng.pick(part_palette(part(p)));
+      } else if (rng.chance(0.25)) {
         static constexpr part varying[] = {part::crown, part::wing, part::belly, part::tail};
         const part p = rng.pick(std::span<const part>(varying));
         b.attributes.colours[p] = rng.pick(part_palette(p));
