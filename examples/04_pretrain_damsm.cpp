@@ -16,7 +16,13 @@
 
 using namespace app;
 
-int main(int argc, char** argv) {
+// Built alone this is main(); examples/programs.cpp builds the four programs
+// in one translation unit (one instantiation of the model) under other names.
+#ifndef ATTNGAN_PROGRAM_MAIN
+#define ATTNGAN_PROGRAM_MAIN main
+#endif
+
+int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI::App cli{"Pretrains the DAMSM text and image encoders of the small AttnGAN on a CUB-layout dataset."};
   std::string data_dir, out = "runs/damsm.safetensors";
   int epochs = 30, batch_size = 32, workers = 1;
@@ -50,7 +56,11 @@ int main(int argc, char** argv) {
     image_network image(rng);
     text.train();
     image.train();
-    models::damsm_trainer<text_encoder_spec, image_encoder_spec, T, B> trainer(text, image);
+    // The original freezes its ImageNet Inception trunk; this small encoder
+    // starts from random weights, so all of it learns.
+    models::damsm_options damsm;
+    damsm.train_image_trunk = true;
+    models::damsm_trainer<text_encoder_spec, image_encoder_spec, T, B> trainer(text, image, damsm);
     generator dropout(seed + 1);
 
     const std::size_t per_epoch = loader.batches_per_epoch();

@@ -11,6 +11,8 @@
 // and the losses are instantiated once (compile time is a budget).
 #include "damsm_fixtures.hpp"
 
+#include <map>
+
 #include <attngan/models/attngan/damsm.hpp>
 #include <attngan/models/attngan/image_encoder.hpp>
 #include <attngan/models/attngan/text_encoder.hpp>
@@ -222,6 +224,43 @@ TEST_CASE("golden: two DAMSM pretraining steps equal the oracle's (clip 0.25, Ad
                 e.kind == nn::tensor_kind::buffer ? "buffer" : "output");
   trainer.end_epoch();
   CHECK(trainer.lr() == doctest::Approx(0.002 * 0.98));
+}
+
+TEST_CASE("damsm_trainer with train_image_trunk: the trunk learns too, the frozen default leaves it") {
+  // Same inputs, one step each way: with the option every image parameter
+  // moves (and the text side takes the very same step, its loss being the
+  // same); without it only the projections move.
+  const auto moved = [](bool trunk) {
+    small_damsm s;
+    s.text.train();
+    s.image.train();
+    const auto before = s.image.parameter_arena().to_vector();
+    models::damsm_options o;
+    o.train_image_trunk = trunk;
+    models::damsm_trainer trainer(s.text, s.image, o);
+    (void)trainer.step(s.f.tensor_of("images"), s.captions, s.lengths, s.class_ids, s.rng);
+    std::map<std::string, bool> changed;
+    for (const auto& e : s.image.entries()) {
+      if (e.kind != nn::tensor_kind::parameter) continue;
+      const auto now = s.image.state(e.name).to_vector();
+      bool any = false;
+      for (std::size_t i = 0; i < now.size(); ++i) any = any || now[i] != before[std::size_t(e.offset) + i];
+      changed[e.name] = any;
+    }
+    return std::pair{changed, s.text.parameter_arena().to_vector()};
+  };
+  const auto [frozen, text_frozen] = moved(false);
+  const auto [trained, text_trained] = moved(true);
+  int trunk_params = 0;
+  for (const auto& [name, any] : trained) {
+    const bool projection = name.rfind("emb_", 0) == 0;
+    CAPTURE(name);
+    CHECK(any);                                // everything learns with the option
+    CHECK(frozen.at(name) == projection);      // only the projections without it
+    trunk_params += !projection;
+  }
+  CHECK(trunk_params >= 8);  // four conv units and two more at least: the check covers the trunk
+  CHECK(text_frozen == text_trained);
 }
 
 TEST_CASE("gradcheck: DAMSM word and sentence losses in double, with unequal lengths and class masking") {

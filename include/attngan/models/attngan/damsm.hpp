@@ -202,6 +202,11 @@ struct damsm_options {
   double beta1 = 0.5, beta2 = 0.999;
   double rnn_grad_clip = 0.25;  ///< TRAIN.RNN_GRAD_CLIP: 2-norm clip of the text encoder's gradients only
   double lr_decay = 0.98;       ///< after each epoch while lr > lr₀/10
+  /// false (the original): only the projections of the image encoder learn,
+  /// its trunk stays as loaded (ImageNet Inception). true: the whole image
+  /// encoder learns — for a trunk with no pretrained weights (the small
+  /// encoder), which frozen at its random initialisation sees little.
+  bool train_image_trunk = false;
 };
 
 struct damsm_step_losses {
@@ -212,7 +217,8 @@ struct damsm_step_losses {
 
 /// One DAMSM pretraining run: trains the whole text encoder and the image
 /// encoder's two projections (emb_features, emb_cnn_code); the image trunk
-/// gets no gradient (the original freezes Inception) but runs in whatever
+/// gets no gradient (the original freezes Inception; train_image_trunk
+/// lifts that) but runs in whatever
 /// mode the network is in — train mode, as the original, keeps updating its
 /// BatchNorm statistics. Adam is re-created at every epoch (moments reset)
 /// with lr decayed by 0.98 per epoch while lr > lr₀/10, as the original.
@@ -235,6 +241,7 @@ class damsm_trainer {
                                                                 "parameters; ", e.name, " follows them"));
     }
     if (first < 0) throw value_error("damsm_trainer", "the image encoder has no emb_features / emb_cnn_code");
+    if (o.train_image_trunk) first = 0;
     const shape tail(image.parameter_count() - first);
     projection_values_ = image.parameter_arena().subview(first, tail);
     projection_grads_ = image.gradient_arena().subview(first, tail);
