@@ -61,7 +61,13 @@ void keep_metrics_until(const fs::path& file, std::size_t step) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Built alone this is main(); examples/programs.cpp builds the four programs
+// in one translation unit (one instantiation of the model) under other names.
+#ifndef ATTNGAN_PROGRAM_MAIN
+#define ATTNGAN_PROGRAM_MAIN main
+#endif
+
+int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI::App cli{"Trains the small AttnGAN (32x32 -> 64x64) with pretrained DAMSM encoders."};
   std::string data_dir, damsm_file, out = "runs/attngan";
   int steps = 600, batch_size = 32, workers = 1, sample_every = 100, save_every = 100, sheet = 16;

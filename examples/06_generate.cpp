@@ -19,7 +19,13 @@
 
 using namespace app;
 
-int main(int argc, char** argv) {
+// Built alone this is main(); examples/programs.cpp builds the four programs
+// in one translation unit (one instantiation of the model) under other names.
+#ifndef ATTNGAN_PROGRAM_MAIN
+#define ATTNGAN_PROGRAM_MAIN main
+#endif
+
+int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI::App cli{"Generates images (every stage) and attention maps from sentences with a trained small AttnGAN."};
   std::string checkpoint, file, out = "generated";
   std::vector<std::string> sentences;
