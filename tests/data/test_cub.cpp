@@ -27,13 +27,6 @@ std::string io_error_message(F&& f) {
   return attngan::test::error_message<io_error>(std::forward<F>(f));
 }
 
-#define CHECK_CONTAINS(text, part)                        \
-  do {                                                    \
-    const std::string text_ = (text);                     \
-    INFO(text_);                                          \
-    CHECK(text_.find(part) != std::string::npos);         \
-  } while (0)
-
 synthetic_dataset write_birds(const fs::path& root, int classes = 4, int per_class = 5) {
   synthetic_birds_options o;
   o.seed = 7;

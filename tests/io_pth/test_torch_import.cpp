@@ -17,13 +17,6 @@ using namespace attngan;
 using namespace attngan::test;
 using io::torch_dtype;
 
-#define CHECK_CONTAINS(text, part)                \
-  do {                                            \
-    const std::string text_ = (text);             \
-    INFO(text_);                                  \
-    CHECK(text_.find(part) != std::string::npos); \
-  } while (0)
-
 namespace {
 
 std::string fixture(const std::string& name) { return std::string(ATTNGAN_TESTS_SOURCE_DIR) + "/io/golden/" + name; }

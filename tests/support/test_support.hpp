@@ -8,6 +8,14 @@
 #include <string>
 #include <vector>
 
+/// CHECK that `text` contains `part`, printing the whole text when not.
+#define CHECK_CONTAINS(text, part)                \
+  do {                                            \
+    const std::string text_ = (text);             \
+    INFO(text_);                                  \
+    CHECK(text_.find(part) != std::string::npos); \
+  } while (0)
+
 namespace attngan::test {
 
 using vf = var<float, cpu>;
