@@ -27,12 +27,24 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   std::string data_dir, out = "runs/damsm.safetensors";
   int epochs = 30, batch_size = 32, workers = 1;
   std::uint64_t seed = 0;
+  models::damsm_options damsm;
+  // The original freezes its ImageNet Inception trunk; this small encoder
+  // starts from random weights, so all of it learns.
+  damsm.train_image_trunk = true;
+  double dropout = 0.5;
   cli.add_option("--data", data_dir, "Dataset folder in the CUB layout (e.g. from 03_make_synthetic_birds)")->required();
   cli.add_option("--out", out, "File to write the encoders to")->capture_default_str();
   cli.add_option("--epochs", epochs, "Passes over the training split")->check(CLI::Range(1, 100000))->capture_default_str();
   cli.add_option("--batch", batch_size, "Batch size (the original uses 48)")->check(CLI::Range(2, 4096))->capture_default_str();
   cli.add_option("--workers", workers, "Threads decoding images ahead of training")->check(CLI::Range(0, 64))->capture_default_str();
   cli.add_option("--seed", seed, "Seed of the initial weights, shuffling and dropout")->capture_default_str();
+  cli.add_option("--lr", damsm.lr, "Adam's learning rate (TRAIN.ENCODER_LR)")->check(CLI::PositiveNumber)->capture_default_str();
+  cli.add_option("--lr-decay", damsm.lr_decay, "Learning-rate factor after each epoch, down to a tenth")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cli.add_option("--dropout", dropout, "Dropout on the text encoder's word embeddings")
+      ->check(CLI::Range(0.0, 0.95))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -54,14 +66,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     generator rng(seed);
     text_network text(rng);
     image_network image(rng);
+    text->dropout = dropout;
     text.train();
     image.train();
-    // The original freezes its ImageNet Inception trunk; this small encoder
-    // starts from random weights, so all of it learns.
-    models::damsm_options damsm;
-    damsm.train_image_trunk = true;
     models::damsm_trainer<text_encoder_spec, image_encoder_spec, T, B> trainer(text, image, damsm);
-    generator dropout(seed + 1);
+    generator dropout_rng(seed + 1);
 
     const std::size_t per_epoch = loader.batches_per_epoch();
     std::printf("DAMSM pretraining: %zu training images, %zu words, batch %d, %zu steps per epoch, %d epochs -> %s\n",
@@ -76,7 +85,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       std::size_t n = 0;
       while (auto b = loader.next()) {
         const text_batch t = text_of(*b);
-        const auto l = trainer.step(b->images.front(), t.captions, t.lengths, t.class_ids, dropout);
+        const auto l = trainer.step(b->images.front(), t.captions, t.lengths, t.class_ids, dropout_rng);
         sum += l.total();
         ++n;
         ++step;

@@ -3,6 +3,13 @@
 //   06_generate --checkpoint runs/demo/checkpoint.safetensors --out out
 //               --sentence "a small bird with a red crown and a blue belly"
 //   06_generate --checkpoint ... --file sentences.txt --out out
+//   06_generate --pth-generator bird_AttnGAN2.pth --pth-text-encoder text_encoder200.pth
+//               --captions-pickle birds/captions.pickle --sentence "..." --out out
+//
+// The second form runs the original's released bird model (spec §13): the
+// three-stage generator to 256² and the bird text encoder, read from the
+// PyTorch files themselves (io/torch_import.hpp), with the vocabulary of the
+// released captions.pickle (its word order is the embedding's).
 //
 // Writes for sentence N (1-based, in input order): NNN_stageS.png for every
 // stage, and one page generated.html with every sentence's attention figure
@@ -13,11 +20,68 @@
 // --seed, as the original's sampling does.
 #include "attngan_app.hpp"
 
+#include <attngan/io/torch_import.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <fstream>
 
 using namespace app;
+
+namespace {
+
+/// What generation needs to write its files, from either kind of model.
+struct generated {
+  models::generator_output<T, B> out;
+  encoded_sentences text;
+  data::vocabulary vocab;
+  std::string model;  ///< for the page
+};
+
+void warn_unknown(const encoded_sentences& e) {
+  for (std::size_t i = 0; i < e.unknown.size(); ++i)
+    if (!e.unknown[i].empty()) {
+      std::string list;
+      for (const auto& w : e.unknown[i]) list += (list.empty() ? "" : ", ") + w;
+      std::fprintf(stderr, "warning: sentence %zu: unknown words dropped: %s\n", i + 1, list.c_str());
+    }
+}
+
+/// The released bird model: generator_for<bird_preset> and its text encoder
+/// from the original .pth files, eval mode, z and CA noise from `seed`.
+generated generate_with_released_bird(const std::string& g_file, const std::string& text_file,
+                                      const std::string& captions_file, const std::vector<std::string>& sentences,
+                                      std::uint64_t seed) {
+  using bird = models::bird_preset;
+  generator rng(seed);
+  nn::network<models::text_encoder_for<bird>, T, B> text(rng);
+  nn::network<models::generator_for<bird>, T, B> g(rng);
+  std::printf("reading %s and %s\n", text_file.c_str(), g_file.c_str());
+  std::fflush(stdout);
+  io::load_into(text, io::load_torch_state_dict(text_file));
+  io::load_into(g, io::load_torch_state_dict(g_file));
+  const auto pickle = data::read_captions_pickle(captions_file);
+  if (int(pickle.ixtoword.size()) != bird::n_words)
+    throw value_error("generate", attngan::detail::cat("'", captions_file, "' has ", pickle.ixtoword.size(),
+                                                       " words; the released bird encoder embeds ", bird::n_words));
+  generated r;
+  r.vocab = data::vocabulary(pickle.ixtoword);
+  r.text = encode_sentences(r.vocab, sentences, 25);  // TEXT.WORDS_NUM at evaluation
+  warn_unknown(r.text);
+  text.eval();
+  g.eval();
+  no_grad_guard guard;
+  const auto t = text(r.text.text.captions, r.text.text.lengths);
+  const auto mask = models::padding_mask<T, B>(r.text.text.lengths, t.words.shape()[2]);
+  const index_t n = index_t(sentences.size());
+  const auto z = var<T, B>::leaf(rng.normal<T, B>(shape(n, bird::z_dim)));
+  const auto eps = var<T, B>::leaf(rng.normal<T, B>(shape(n, bird::cond_dim)));
+  r.out = g(z, t.sent, t.words, &mask, eps, bird::attn_mask_mode);
+  r.model = attngan::detail::cat("released bird model ", g_file, " with ", text_file);
+  return r;
+}
+
+}  // namespace
 
 // Built alone this is main(); examples/programs.cpp builds the four programs
 // in one translation unit (one instantiation of the model) under other names.
@@ -27,17 +91,30 @@ using namespace app;
 
 int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI::App cli{"Generates images (every stage) and attention maps from sentences with a trained small AttnGAN."};
-  std::string checkpoint, file, out = "generated";
+  std::string checkpoint, file, out = "generated", pth_g, pth_text, captions_pickle;
   std::vector<std::string> sentences;
   std::uint64_t seed = 100;
   bool average = false;
-  cli.add_option("--checkpoint", checkpoint, "checkpoint.safetensors from 05_train_attngan")->required();
+  auto* ours = cli.add_option("--checkpoint", checkpoint, "checkpoint.safetensors from 05_train_attngan");
+  auto* released = cli.add_option("--pth-generator", pth_g, "The original's bird generator (bird_AttnGAN2.pth) instead");
+  auto* released_text =
+      cli.add_option("--pth-text-encoder", pth_text, "With --pth-generator: its text encoder (text_encoder200.pth)");
+  auto* released_vocab = cli.add_option("--captions-pickle", captions_pickle,
+                                        "With --pth-generator: the released captions.pickle (the vocabulary)");
+  ours->excludes(released);
+  released->needs(released_text)->needs(released_vocab);
+  released_text->needs(released);
+  released_vocab->needs(released);
   cli.add_option("--sentence", sentences, "A sentence (repeatable)");
   cli.add_option("--file", file, "A text file with one sentence per line");
   cli.add_option("--out", out, "Output folder")->capture_default_str();
   cli.add_option("--seed", seed, "Seed of the noise z and the CA noise")->capture_default_str();
   cli.add_flag("--average", average, "Use the running average of G (default: G itself)");
   CLI11_PARSE(cli, argc, argv);
+  if (checkpoint.empty() && pth_g.empty()) {
+    std::fprintf(stderr, "06_generate: error: --checkpoint is required (or --pth-generator with its files); see --help\n");
+    return 1;
+  }
 
   try {
     if (!file.empty()) {
@@ -54,32 +131,39 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       if (sentences[i].find_first_not_of(" \t") == std::string::npos)
         throw value_error("generate", attngan::detail::cat("sentence ", i + 1, " is empty"));
 
+    generated r;
+    std::optional<gan_trainer> trainer;  // ours: the small model of 05_train_attngan
     generator rng(seed);
-    gan_trainer trainer(rng, false);
-    const auto loaded = load_training(checkpoint, trainer);
-    const encoded_sentences e = encode_sentences(loaded.vocab, sentences, preset::words_num);
-    for (std::size_t i = 0; i < sentences.size(); ++i)
-      if (!e.unknown[i].empty()) {
-        std::string list;
-        for (const auto& w : e.unknown[i]) list += (list.empty() ? "" : ", ") + w;
-        std::fprintf(stderr, "warning: sentence %zu: unknown words dropped: %s\n", i + 1, list.c_str());
-      }
+    if (!checkpoint.empty()) {
+      trainer.emplace(rng, false);
+      const auto loaded = load_training(checkpoint, *trainer);
+      r.vocab = loaded.vocab;
+      r.text = encode_sentences(r.vocab, sentences, preset::words_num);
+      r.model = attngan::detail::cat("checkpoint ", checkpoint, " (step ", loaded.info.step, "), ",
+                                     average ? "averaged" : "raw", " generator");
+    }
     const fs::path dir(out);
-    ensure_writable_folder(dir);
+    if (trainer) {
+      warn_unknown(r.text);
+      ensure_writable_folder(dir);
+      r.out = trainer->generate(r.text.text.captions, r.text.text.lengths, std::nullopt, std::nullopt, average);
+    } else {
+      r = generate_with_released_bird(pth_g, pth_text, captions_pickle, sentences, seed);
+      ensure_writable_folder(dir);
+    }
 
-    const auto result = trainer.generate(e.text.captions, e.text.lengths, std::nullopt, std::nullopt, average);
+    const auto& result = r.out;
     report::html_report page("attngan: generated images");
-    page.add_paragraph(attngan::detail::cat("checkpoint ", checkpoint, " (step ", loaded.info.step, "), ",
-                                            average ? "averaged" : "raw", " generator, seed ", seed));
+    page.add_paragraph(attngan::detail::cat(r.model, ", seed ", seed));
     for (std::size_t i = 0; i < sentences.size(); ++i) {
-      const index_t row = index_t(e.rows[i]);
+      const index_t row = index_t(r.text.rows[i]);
       for (std::size_t s = 0; s < result.images.size(); ++s) {
         char name[64];
         std::snprintf(name, sizeof name, "%03zu_stage%zu.png", i + 1, s + 1);
         data::write_png(dir / name, report::image_from_tensor(image_at(result.images[s].value(), row)));
       }
-      add_attention_figure(page, result, row, sentences[i], loaded.vocab, e.text.captions,
-                           e.text.lengths[std::size_t(row)]);
+      add_attention_figure(page, result, row, sentences[i], r.vocab, r.text.text.captions,
+                           r.text.text.lengths[std::size_t(row)]);
     }
     page.write(dir / "generated.html");
     std::printf("wrote %zu sentence%s x %zu stages and %s\n", sentences.size(), sentences.size() == 1 ? "" : "s",

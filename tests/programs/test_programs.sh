@@ -6,11 +6,17 @@
 #   2. bad input (empty or unknown-word sentences, missing / truncated /
 #      foreign checkpoints, a data folder in the wrong layout, an output folder
 #      that cannot be created) ends with a message and a non-zero status, and
-#      writes nothing.
-# usage: test_programs.sh <folder with the example programs> <scratch folder>
+#      writes nothing;
+#   3. 06_generate's mode for the original's .pth files refuses files of
+#      another configuration (naming the keys), files that would run code,
+#      and missing files, writing nothing (bird-size weights are not
+#      available here: the success path was checked by hand, see the README);
+#   4. 07_evaluate --real reads the real test birds' part colours back.
+# usage: test_programs.sh <folder with the example programs> <scratch folder> <tests source folder>
 set -uo pipefail
 BIN="$1"
 WORK="$2"
+TESTS_SRC="$3"
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 export OMP_NUM_THREADS=2
 failures=0
@@ -88,6 +94,21 @@ expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --se
   pass "generate wrote every stage and the attention page" || fail "generate: $(ls gen 2>&1)"
 [[ -f whole/report.html ]] && grep -q "<svg" whole/report.html && pass "training wrote report.html with loss curves" ||
   fail "no report.html with curves"
+
+# --- 3. the original's .pth files -----------------------------------------------
+PTH=("$BIN/06_generate" --sentence "a red bird" --out out_pth)
+GOLD_IO="$TESTS_SRC/io/golden"
+expect_error "--pth-generator without its text encoder" "requires" "${PTH[@]}" --pth-generator x.pth
+expect_error "--checkpoint and --pth-generator together" "excludes" "${PTH[@]}" --checkpoint "$CKPT" \
+  --pth-generator x.pth --pth-text-encoder y.pth --captions-pickle z.pickle
+expect_error "missing .pth" "nope_text.pth" "${PTH[@]}" --pth-generator nope.pth --pth-text-encoder nope_text.pth \
+  --captions-pickle z.pickle
+expect_error "a .pth of another configuration, keys named" "encoder.weight" "${PTH[@]}" \
+  --pth-generator "$GOLD_IO/pth_g_legacy.pth" --pth-text-encoder "$GOLD_IO/pth_text_encoder_zip.pth" \
+  --captions-pickle z.pickle
+expect_error "a .pth whose pickle calls os.system" "is not allowed" "${PTH[@]}" \
+  --pth-generator "$GOLD_IO/pth_g_legacy.pth" --pth-text-encoder "$GOLD_IO/pth_evil_zip.pth" --captions-pickle z.pickle
+[[ ! -e out_pth ]] && pass "nothing written for refused .pth files" || fail "files written: $(ls out_pth)"
 
 # Evaluation on the real test images (--real): the part colours the
 # evaluation reads back from real birds must be nearly all right, or the
