@@ -109,7 +109,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--file", file, "A text file with one sentence per line");
   cli.add_option("--out", out, "Output folder")->capture_default_str();
   cli.add_option("--seed", seed, "Seed of the noise z and the CA noise")->capture_default_str();
-  cli.add_flag("--average", average, "Use the running average of G (default: G itself)");
+  cli.add_flag("--average", average, "Use the running average of G (default: G itself)")->excludes(released);
   CLI11_PARSE(cli, argc, argv);
   if (checkpoint.empty() && pth_g.empty()) {
     std::fprintf(stderr, "06_generate: error: --checkpoint is required (or --pth-generator with its files); see --help\n");

@@ -43,10 +43,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       ->check(CLI::Range(2, 100000))
       ->capture_default_str();
   cli.add_option("--batch", batch_size, "Images generated at once")->check(CLI::Range(1, 4096))->capture_default_str();
-  cli.add_flag("--average", average, "Use the running average of G (default: G itself)");
+  auto* average_flag = cli.add_flag("--average", average, "Use the running average of G (default: G itself)");
   cli.add_flag("--real", real,
                "Score the real test images (through the training crop, seeded) instead of generated ones: "
-               "the ceiling of both scores for these DAMSM encoders");
+               "the ceiling of both scores for these DAMSM encoders")
+      ->excludes(average_flag);
   CLI11_PARSE(cli, argc, argv);
 
   try {
