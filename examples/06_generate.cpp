@@ -132,21 +132,18 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
         throw value_error("generate", attngan::detail::cat("sentence ", i + 1, " is empty"));
 
     generated r;
-    std::optional<gan_trainer> trainer;  // ours: the small model of 05_train_attngan
-    generator rng(seed);
+    const fs::path dir(out);
     if (!checkpoint.empty()) {
-      trainer.emplace(rng, false);
-      const auto loaded = load_training(checkpoint, *trainer);
+      generator rng(seed);
+      gan_trainer trainer(rng, false);
+      const auto loaded = load_training(checkpoint, trainer);
       r.vocab = loaded.vocab;
       r.text = encode_sentences(r.vocab, sentences, preset::words_num);
       r.model = attngan::detail::cat("checkpoint ", checkpoint, " (step ", loaded.info.step, "), ",
                                      average ? "averaged" : "raw", " generator");
-    }
-    const fs::path dir(out);
-    if (trainer) {
       warn_unknown(r.text);
       ensure_writable_folder(dir);
-      r.out = trainer->generate(r.text.text.captions, r.text.text.lengths, std::nullopt, std::nullopt, average);
+      r.out = trainer.generate(r.text.text.captions, r.text.text.lengths, std::nullopt, std::nullopt, average);
     } else {
       r = generate_with_released_bird(pth_g, pth_text, captions_pickle, sentences, seed);
       ensure_writable_folder(dir);

@@ -76,8 +76,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       }
     }
 
-    // Generate, batch by batch; rows back in caption order.
-    std::vector<data::image> images(n);
+    // The images scored, in caption order: the real ones, or generated batch by batch.
     std::vector<T> pixels;
     const index_t side = preset::base_size << (stages - 1);
     const std::size_t per_image = std::size_t(3 * side * side);
@@ -95,22 +94,23 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
         std::copy_n(per_stage.back().data(), per_image, pixels.begin() + std::ptrdiff_t(i * per_image));
         bar.update(i + 1);
       }
-    }
-    for (std::size_t start = 0; start < (real ? 0 : n); start += std::size_t(batch_size)) {
-      const std::size_t count = std::min(std::size_t(batch_size), n - start);
-      const std::vector<std::string> chunk(captions.begin() + std::ptrdiff_t(start),
-                                           captions.begin() + std::ptrdiff_t(start + count));
-      const encoded_sentences e = encode_sentences(loaded.vocab, chunk, preset::words_num);
-      const auto out = trainer.generate(e.text.captions, e.text.lengths, std::nullopt, std::nullopt, average);
-      const std::vector<T> v = out.images.back().value().to_vector();
-      for (std::size_t row = 0; row < count; ++row) {
-        const std::size_t i = start + e.order[row];
-        std::copy_n(v.begin() + std::ptrdiff_t(row * per_image), per_image,
-                    pixels.begin() + std::ptrdiff_t(i * per_image));
+    } else {
+      for (std::size_t start = 0; start < n; start += std::size_t(batch_size)) {
+        const std::size_t count = std::min(std::size_t(batch_size), n - start);
+        const std::vector<std::string> chunk(captions.begin() + std::ptrdiff_t(start),
+                                             captions.begin() + std::ptrdiff_t(start + count));
+        const encoded_sentences e = encode_sentences(loaded.vocab, chunk, preset::words_num);
+        const auto out = trainer.generate(e.text.captions, e.text.lengths, std::nullopt, std::nullopt, average);
+        const std::vector<T> v = out.images.back().value().to_vector();
+        for (std::size_t row = 0; row < count; ++row) {
+          const std::size_t i = start + e.order[row];
+          std::copy_n(v.begin() + std::ptrdiff_t(row * per_image), per_image,
+                      pixels.begin() + std::ptrdiff_t(i * per_image));
+        }
+        bar.update(start + count);
       }
-      bar.update(start + count);
     }
-    const auto generated = tensor<T, B>::from_host(shape(index_t(n), 3, side, side), pixels);
+    const auto scored = tensor<T, B>::from_host(shape(index_t(n), 3, side, side), pixels);
 
     // R-precision with the checkpoint's DAMSM encoders.
     const encoded_sentences truth = encode_sentences(loaded.vocab, captions, preset::words_num);
@@ -137,7 +137,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     // Part colours named by each caption, read from its image.
     std::vector<models::part_targets> targets(n);
     for (std::size_t i = 0; i < n; ++i) targets[i] = models::caption_part_colours(captions[i]);
-    const auto pc = models::part_colour_accuracy(generated, targets, data::pipeline_sizes(preset::base_size, stages));
+    const auto pc = models::part_colour_accuracy(scored, targets, data::pipeline_sizes(preset::base_size, stages));
 
     std::printf("R-precision (top-1 of %d, %zu images, 10 repeats): %.2f ± %.2f %% (chance %.3g %%)\n", candidates, n,
                 rp.mean, rp.std, 100.0 / candidates);

@@ -243,8 +243,8 @@ class damsm_trainer {
     if (first < 0) throw value_error("damsm_trainer", "the image encoder has no emb_features / emb_cnn_code");
     if (o.train_image_trunk) first = 0;
     const shape tail(image.parameter_count() - first);
-    projection_values_ = image.parameter_arena().subview(first, tail);
-    projection_grads_ = image.gradient_arena().subview(first, tail);
+    image_values_ = image.parameter_arena().subview(first, tail);
+    image_grads_ = image.gradient_arena().subview(first, tail);
     std::size_t k = 0;
     for (const auto& e : image.entries())
       if (e.kind == nn::tensor_kind::parameter) {
@@ -258,7 +258,7 @@ class damsm_trainer {
   damsm_trainer& operator=(const damsm_trainer&) = delete;
 
   /// One step: encoders forward, loss w0 + w1 + s0 + s1, backward into the
-  /// text encoder and the projections, clip the text encoder's gradient
+  /// text encoder and the image encoder's trained part, clip the text encoder's gradient
   /// norm, Adam. images (B, 3, H, W), captions (B, L) sorted or not, class
   /// ids one per sample (empty: no masking); `rng` drives the text dropout.
   damsm_step_losses step(const tensor<T, B>& images, const tensor<std::int64_t, B>& captions,
@@ -292,14 +292,14 @@ class damsm_trainer {
   void start_optimisers() {
     const optim::adam_options a{lr_, o_.beta1, o_.beta2, 1e-8, 0.0};
     text_adam_.emplace(text_.parameter_arena(), text_.gradient_arena(), a);
-    image_adam_.emplace(projection_values_, projection_grads_, a);
+    image_adam_.emplace(image_values_, image_grads_, a);
   }
 
   text_network& text_;
   image_network& image_;
   damsm_options o_;
   double lr_;
-  tensor<T, B> projection_values_, projection_grads_;
+  tensor<T, B> image_values_, image_grads_;
   std::vector<var<T, B>> trained_;
   std::optional<optim::adam<T, B>> text_adam_, image_adam_;
 };
