@@ -24,9 +24,10 @@ namespace detail {
 /// training into an error that names the loss.
 template <real T, backend B>
 var<T, B> finite_loss(var<T, B> loss, const char* op) {
-  const T v = loss.item();
-  if (!std::isfinite(double(v)))
-    throw value_error(op, attngan::detail::cat("the loss is ", v, ": an input contains NaN or infinity",
+  const double v = double(loss.item());
+  if (!std::isfinite(v))  // named, not streamed: a NaN's sign bit depends on the code path (and -O level)
+    throw value_error(op, attngan::detail::cat("the loss is ", std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+                                               ": an input contains NaN or infinity",
                                                " (or, for bce, a probability outside [0, 1])"));
   return loss;
 }
