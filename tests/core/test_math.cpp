@@ -57,3 +57,14 @@ TEST_CASE("math::tanh(float) is within 2 ulp of the exact value over the whole r
   CHECK(math::tanh(-50.f) == -1.f);
   CHECK(std::isnan(math::tanh(std::nanf(""))));
 }
+
+TEST_CASE("detail::number_text spells non-finite values the same whatever their sign bit") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(detail::number_text(nan) == "nan");
+  CHECK(detail::number_text(-nan) == "nan");
+  CHECK(detail::number_text(std::copysign(nan, -1.0)) == "nan");
+  CHECK(detail::number_text(std::numeric_limits<double>::infinity()) == "inf");
+  CHECK(detail::number_text(-std::numeric_limits<double>::infinity()) == "-inf");
+  CHECK(detail::number_text(1.5) == "1.5");
+  CHECK(detail::number_text(-0.25) == "-0.25");
+}

@@ -103,6 +103,11 @@ TEST_CASE("NaN in inputs is reported by the layer that can see it cheaply") {
   CHECK_THROWS_WITH_AS((void)F::bce(p, y),
                        "bce: the loss is nan: an input contains NaN or infinity (or, for bce, a probability outside [0, 1])",
                        value_error);
+  // A NaN with its sign bit set reads "nan" too (streamed it would be "-nan").
+  vf negative_nan = vf::leaf(tcpu<float>::from_host(shape(2), {0.5f, -std::nanf("")}));
+  CHECK_THROWS_WITH_AS((void)F::bce(negative_nan, y),
+                       "bce: the loss is nan: an input contains NaN or infinity (or, for bce, a probability outside [0, 1])",
+                       value_error);
   vf outside = vf::leaf(tcpu<float>::from_host(shape(2), {0.5f, 1.5f}));
   CHECK_THROWS_AS((void)F::bce(outside, y), value_error);
   CHECK_THROWS_AS((void)F::bce_with_logits(p, y), value_error);

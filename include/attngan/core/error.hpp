@@ -7,6 +7,7 @@
 // a log is enough to find the call that failed.
 #pragma once
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,15 @@ std::string cat(const Parts&... parts) {
   std::ostringstream os;
   (os << ... << parts);
   return os.str();
+}
+
+/// A number for a message: "nan", "inf" and "-inf" spelt the same on every
+/// path (a NaN's sign bit, which streams as "-nan", depends on the code path
+/// and the optimisation level), finite values as streamed.
+inline std::string number_text(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return cat(v);
 }
 }  // namespace detail
 

@@ -145,7 +145,8 @@ struct batch_norm {
       const auto v = stat.value().to_vector();
       for (std::size_t c = 0; c < v.size(); ++c)
         if (!std::isfinite(double(v[c])))
-          throw value_error("batch_norm", attngan::detail::cat("the batch variance of channel ", c, " is ", v[c],
+          throw value_error("batch_norm", attngan::detail::cat("the batch variance of channel ", c, " is ",
+                                                               attngan::detail::number_text(double(v[c])),
                                                                ": the input contains NaN or infinity"));
     }
 

@@ -25,8 +25,8 @@ namespace detail {
 template <real T, backend B>
 var<T, B> finite_loss(var<T, B> loss, const char* op) {
   const double v = double(loss.item());
-  if (!std::isfinite(v))  // named, not streamed: a NaN's sign bit depends on the code path (and -O level)
-    throw value_error(op, attngan::detail::cat("the loss is ", std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
+  if (!std::isfinite(v))
+    throw value_error(op, attngan::detail::cat("the loss is ", attngan::detail::number_text(v),
                                                ": an input contains NaN or infinity",
                                                " (or, for bce, a probability outside [0, 1])"));
   return loss;
