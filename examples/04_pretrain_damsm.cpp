@@ -42,10 +42,14 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--lr-decay", damsm.lr_decay, "Learning-rate factor after each epoch, down to a tenth")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  bool keep_adam = false;
+  cli.add_flag("--keep-adam", keep_adam,
+               "One Adam for the whole run (the original makes a fresh one, moments reset, every epoch)");
   cli.add_option("--dropout", dropout, "Dropout on the text encoder's word embeddings")
       ->check(CLI::Range(0.0, 0.95))
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  damsm.adam_per_epoch = !keep_adam;
 
   try {
     install_stop_handler();

@@ -263,6 +263,32 @@ TEST_CASE("damsm_trainer with train_image_trunk: the trunk learns too, the froze
   CHECK(text_frozen == text_trained);
 }
 
+TEST_CASE("damsm_trainer with adam_per_epoch false: end_epoch keeps Adam's moments, the default resets them") {
+  // Three steps on the same batch with an epoch boundary after the first,
+  // no lr decay: kept moments give exactly the run without the boundary;
+  // the original's fresh Adam gives another one.
+  const auto run = [](bool per_epoch, bool boundary) {
+    small_damsm s;
+    s.text.train();
+    s.image.train();
+    models::damsm_options o;
+    o.lr_decay = 1.0;
+    o.adam_per_epoch = per_epoch;
+    models::damsm_trainer trainer(s.text, s.image, o);
+    for (int i = 0; i < 3; ++i) {
+      (void)trainer.step(s.f.tensor_of("images"), s.captions, s.lengths, s.class_ids, s.rng);
+      if (i == 0 && boundary) trainer.end_epoch();
+    }
+    auto p = s.text.parameter_arena().to_vector();
+    const auto q = s.image.parameter_arena().to_vector();
+    p.insert(p.end(), q.begin(), q.end());
+    return p;
+  };
+  const auto unbroken = run(true, false);
+  CHECK(run(false, true) == unbroken);
+  CHECK(run(true, true) != unbroken);
+}
+
 TEST_CASE("gradcheck: DAMSM word and sentence losses in double, with unequal lengths and class masking") {
   const auto regions = randn<double>(shape(3, 4, 2, 2), 21);
   auto words = randn<double>(shape(3, 4, 3), 22);

@@ -207,6 +207,10 @@ struct damsm_options {
   /// encoder learns — for a trunk with no pretrained weights (the small
   /// encoder), which frozen at its random initialisation sees little.
   bool train_image_trunk = false;
+  /// true (the original): a fresh Adam, moments reset, at every epoch. On
+  /// CUB that is every 184 steps; on a few hundred images every few dozen.
+  /// false: one Adam for the run, whose lr follows the same schedule.
+  bool adam_per_epoch = true;
 };
 
 struct damsm_step_losses {
@@ -221,7 +225,8 @@ struct damsm_step_losses {
 /// lifts that) but runs in whatever
 /// mode the network is in — train mode, as the original, keeps updating its
 /// BatchNorm statistics. Adam is re-created at every epoch (moments reset)
-/// with lr decayed by 0.98 per epoch while lr > lr₀/10, as the original.
+/// with lr decayed by 0.98 per epoch while lr > lr₀/10, as the original
+/// (adam_per_epoch = false keeps one Adam).
 /// Keeps references to both networks; not copyable or movable.
 template <class TextSpec, class ImageSpec, real T, backend B>
 class damsm_trainer {
@@ -280,10 +285,16 @@ class damsm_trainer {
     return r;
   }
 
-  /// Ends an epoch: lr ← 0.98·lr while lr > lr₀/10, and a fresh Adam.
+  /// Ends an epoch: lr ← 0.98·lr while lr > lr₀/10, and a fresh Adam
+  /// (adam_per_epoch) or the same Adam at the new lr.
   void end_epoch() {
     if (lr_ > o_.lr / 10.0) lr_ *= o_.lr_decay;
-    start_optimisers();
+    if (o_.adam_per_epoch) {
+      start_optimisers();
+    } else {
+      text_adam_->set_lr(lr_);
+      image_adam_->set_lr(lr_);
+    }
   }
 
   [[nodiscard]] double lr() const { return lr_; }
