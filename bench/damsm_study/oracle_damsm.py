@@ -64,6 +64,9 @@ def main():
     ap.add_argument("--no-class-mask", action="store_true")
     ap.add_argument("--no-words-loss", action="store_true")
     ap.add_argument("--true-attributes", action="store_true")
+    ap.add_argument("--attribute-pretrain", type=int, default=0, metavar="EPOCHS",
+                    help="first train the image encoder's trunk to name each part's colour (synthetic_birds.txt), "
+                         "a stand-in for a pretrained trunk")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -84,7 +87,7 @@ def main():
             for w in c:
                 vocab.setdefault(w, len(vocab))
     attributes = {}
-    if a.true_attributes:
+    if a.true_attributes or a.attribute_pretrain:
         for line in open(os.path.join(a.birds, "synthetic_birds.txt")):
             if not line.startswith("#"):
                 w = line.split()
@@ -139,9 +142,35 @@ def main():
     test = [i for i in range(len(keys)) if not is_train[i]]
     print("%d train, %d test images, %d words" % (len(train), len(test), len(vocab)), flush=True)
 
+    start = time.time()
+    if a.attribute_pretrain and not a.true_attributes:
+        # The trunk and a throwaway 2048 -> 7 x 9 head, cross-entropy per part.
+        head = torch.nn.Linear(2048, 63)
+        opt = torch.optim.Adam(list(image.local.parameters()) + list(image.glob.parameters()) +
+                               list(head.parameters()), lr=1e-3)
+        image.train()
+        for epoch in range(a.attribute_pretrain):
+            order = train[:]
+            rng.shuffle(order)
+            correct = total = 0
+            for b in range(0, len(order) - a.batch + 1, a.batch):
+                idx = order[b:b + a.batch]
+                x = torch.stack([image_input(i, True) for i in idx])
+                x = F.interpolate(x, size=(a.size, a.size), mode="bilinear", align_corners=True)
+                g = F.adaptive_avg_pool2d(image.glob(image.local(x)), 1).flatten(1)
+                logits = head(g).view(-1, 7, 9)
+                target = torch.stack([attributes[keys[i]].view(7, 9).argmax(1) for i in idx])
+                loss = F.cross_entropy(logits.reshape(-1, 9), target.reshape(-1))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                correct += int((logits.argmax(2) == target).sum())
+                total += target.numel()
+            if (epoch + 1) % 5 == 0 or epoch + 1 == a.attribute_pretrain:
+                print("attribute epoch %d  part accuracy %.1f %%  %.1f s" % (epoch + 1, 100.0 * correct / total,
+                                                                         time.time() - start), flush=True)
     lr = a.lr
     adam = None
-    start = time.time()
     for epoch in range(a.epochs):
         if adam is None or not a.keep_adam:
             adam = torch.optim.Adam([{"params": list(text.parameters())},
