@@ -142,12 +142,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       r.model = attngan::detail::cat("checkpoint ", checkpoint, " (step ", loaded.info.step, "), ",
                                      average ? "averaged" : "raw", " generator");
       warn_unknown(r.text);
-      ensure_writable_folder(dir);
       r.out = trainer.generate(r.text.text.captions, r.text.text.lengths, std::nullopt, std::nullopt, average);
     } else {
       r = generate_with_released_bird(pth_g, pth_text, captions_pickle, sentences, seed);
-      ensure_writable_folder(dir);
     }
+    ensure_writable_folder(dir);
 
     const auto& result = r.out;
     report::html_report page("attngan: generated images");

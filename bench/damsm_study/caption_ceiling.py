@@ -72,14 +72,15 @@ def main():
             s += math.log(PALETTE.get(p, 9))
         return s
 
+    others_of = {k: [o for o in keys if o != k] for k in keys}
     rng = random.Random(a.seed)
     per_repeat = []
     for _ in range(a.repeats):
         hits = 0.0
         for k in keys:
             own = score(k, rng.choice(captions[k]))
-            rivals = [score(k, rng.choice(captions[rng.choice([o for o in keys if o != k])]))
-                      for _ in range(a.candidates - 1)]
+            others = others_of[k]
+            rivals = [score(k, rng.choice(captions[rng.choice(others)])) for _ in range(a.candidates - 1)]
             if all(r <= own for r in rivals):
                 hits += 1.0 / (1 + sum(r == own for r in rivals))
         per_repeat.append(100.0 * hits / len(keys))

@@ -155,8 +155,7 @@ def main():
             correct = total = 0
             for b in range(0, len(order) - a.batch + 1, a.batch):
                 idx = order[b:b + a.batch]
-                x = torch.stack([image_input(i, True) for i in idx])
-                x = F.interpolate(x, size=(a.size, a.size), mode="bilinear", align_corners=True)
+                x = torch.stack([image_input(i, True) for i in idx])  # already a.size: no resize
                 g = F.adaptive_avg_pool2d(image.glob(image.local(x)), 1).flatten(1)
                 logits = head(g).view(-1, 7, 9)
                 target = torch.stack([attributes[keys[i]].view(7, 9).argmax(1) for i in idx])
