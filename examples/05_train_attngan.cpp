@@ -81,6 +81,16 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--sample-every", sample_every, "Steps between sample sheets")->check(CLI::Range(1, 100000000))->capture_default_str();
   cli.add_option("--save-every", save_every, "Steps between saves of the generator")->check(CLI::Range(1, 100000000))->capture_default_str();
   cli.add_option("--seed", seed, "Seed of the weights, the noise and the data order")->capture_default_str();
+  models::gan_hyperparameters hyper = models::gan_hyperparameters::of<preset>();
+  cli.add_option("--lr-g", hyper.lr_g, "Adam learning rate of the generator (TRAIN.GENERATOR_LR)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cli.add_option("--lr-d", hyper.lr_d, "Adam learning rate of the discriminators (TRAIN.DISCRIMINATOR_LR)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cli.add_option("--lambda", hyper.lambda, "Weight of the DAMSM loss in the generator's loss (TRAIN.SMOOTH.LAMBDA)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   bool resume = false;
   cli.add_flag("--resume", resume, "Continue from <out>/checkpoint.safetensors (same data, batch size and seed)");
   CLI11_PARSE(cli, argc, argv);
@@ -101,16 +111,22 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     data::batch_loader loader(train, lo);
 
     generator rng(seed);
-    gan_trainer trainer(rng);
+    gan_trainer trainer(rng, true, hyper);
     const fs::path checkpoint = dir / "checkpoint.safetensors";
-    const nlohmann::json run{{"seed", seed}, {"batch", batch_size}, {"data", fs::absolute(data_dir).string()}};
+    const nlohmann::json run{{"seed", seed},          {"batch", batch_size},   {"data", fs::absolute(data_dir).string()},
+                             {"lr_g", hyper.lr_g},    {"lr_d", hyper.lr_d},    {"lambda", hyper.lambda}};
     std::size_t step = 0;
     data::vocabulary vocab;
     if (resume) {
       auto loaded = load_training(checkpoint, trainer);
-      if (loaded.run.value("seed", seed + 1) != seed || loaded.run.value("batch", 0) != batch_size)
+      // Checkpoints from before the hyperparameters were options used the preset's.
+      const auto defaults = models::gan_hyperparameters::of<preset>();
+      if (loaded.run.value("seed", seed + 1) != seed || loaded.run.value("batch", 0) != batch_size ||
+          loaded.run.value("lr_g", defaults.lr_g) != hyper.lr_g || loaded.run.value("lr_d", defaults.lr_d) != hyper.lr_d ||
+          loaded.run.value("lambda", defaults.lambda) != hyper.lambda)
         throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ",
-                                                        loaded.run.dump(), "; resume with the same --seed and --batch"));
+                                                        loaded.run.dump(),
+                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d and --lambda"));
       step = std::size_t(loaded.info.step);
       vocab = std::move(loaded.vocab);
       std::printf("resuming from %s at step %zu\n", checkpoint.c_str(), step);
@@ -164,7 +180,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
 
       report::html_report page("attngan training: " + out);
       page.add_paragraph(attngan::detail::cat(config_name, " model, ", train.size(), " training images, batch ",
-                                              batch_size, ", seed ", seed, "; step ", at_step, " of ", steps, "."));
+                                              batch_size, ", seed ", seed, ", lr_g ", hyper.lr_g, ", lr_d ",
+                                              hyper.lr_d, ", lambda ", hyper.lambda, "; step ", at_step, " of ",
+                                              steps, "."));
       const auto curves = report::read_metrics_jsonl(dir / "metrics.jsonl", {"g_total", "d0", "d1", "w_loss0",
                                                                              "w_loss1", "s_loss0", "s_loss1", "kl"});
       page.add_loss_curves("losses", curves);
@@ -180,8 +198,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       page.write(dir / "report.html");
     };
 
-    std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n",
-                config_name, train.size(), batch_size, per_epoch, steps, out.c_str());
+    std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n"
+                "  lr_g %g, lr_d %g, lambda %g\n",
+                config_name, train.size(), batch_size, per_epoch, steps, out.c_str(), hyper.lr_g, hyper.lr_d,
+                hyper.lambda);
     progress bar("step", std::size_t(steps), step);
     while (step < std::size_t(steps) && !stop_requested()) {
       const std::size_t epoch = step / per_epoch;

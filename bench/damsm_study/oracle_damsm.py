@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--attribute-pretrain", type=int, default=0, metavar="EPOCHS",
                     help="first train the image encoder's trunk to name each part's colour (synthetic_birds.txt), "
                          "a stand-in for a pretrained trunk")
+    ap.add_argument("--text-attribute-pretrain", type=int, default=0, metavar="EPOCHS",
+                    help="first train the text encoder to name the bird's part colours from one of its captions")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -87,7 +89,7 @@ def main():
             for w in c:
                 vocab.setdefault(w, len(vocab))
     attributes = {}
-    if a.true_attributes or a.attribute_pretrain:
+    if a.true_attributes or a.attribute_pretrain or a.text_attribute_pretrain:
         for line in open(os.path.join(a.birds, "synthetic_birds.txt")):
             if not line.startswith("#"):
                 w = line.split()
@@ -168,6 +170,31 @@ def main():
             if (epoch + 1) % 5 == 0 or epoch + 1 == a.attribute_pretrain:
                 print("attribute epoch %d  part accuracy %.1f %%  %.1f s" % (epoch + 1, 100.0 * correct / total,
                                                                          time.time() - start), flush=True)
+    if a.text_attribute_pretrain:
+        # Sentence vector -> 7 x 9 throwaway head; every part is a target, named in the caption or not.
+        head = torch.nn.Linear(cfg.emb_dim, 63)
+        opt = torch.optim.Adam(list(text.parameters()) + list(head.parameters()), lr=1e-3)
+        text.train()
+        for epoch in range(a.text_attribute_pretrain):
+            order = train[:]
+            rng.shuffle(order)
+            correct = total = 0
+            for b in range(0, len(order) - a.batch + 1, a.batch):
+                idx = order[b:b + a.batch]
+                caps, lens, perm = padded([tokens(rng.choice(captions[i]), True) for i in idx])
+                idx = [idx[j] for j in perm.tolist()]
+                _, sent = text(caps, lens)
+                logits = head(sent).view(-1, 7, 9)
+                target = torch.stack([attributes[keys[i]].view(7, 9).argmax(1) for i in idx])
+                loss = F.cross_entropy(logits.reshape(-1, 9), target.reshape(-1))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                correct += int((logits.argmax(2) == target).sum())
+                total += target.numel()
+            if (epoch + 1) % 5 == 0 or epoch + 1 == a.text_attribute_pretrain:
+                print("text attribute epoch %d  part accuracy %.1f %%  %.1f s" % (
+                    epoch + 1, 100.0 * correct / total, time.time() - start), flush=True)
     lr = a.lr
     adam = None
     for epoch in range(a.epochs):

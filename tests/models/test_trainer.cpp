@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace attngan;
 using namespace attngan::test;
@@ -210,4 +211,92 @@ TEST_CASE("trainer phases: D steps leave G alone, the G step leaves the D's alon
                                     formula_input<float>(2, shape(batch, 6)));
   CHECK(values(train_out.fake.images[1].value()) != values(a.images[1].value()));
   CHECK_THROWS_AS(tr.forward(captions, lengths, {}, formula_input<float>(1, shape(batch, 7))), shape_error);
+}
+
+TEST_CASE("gan_hyperparameters: the preset's by default; λ and both learning rates reach the step; bad values refused") {
+  const auto preset_values = M::gan_hyperparameters::of<train_tiny_preset>();
+  CHECK(preset_values.lr_g == train_tiny_preset::lr_g);
+  CHECK(preset_values.lr_d == train_tiny_preset::lr_d);
+  CHECK(preset_values.lambda == train_tiny_preset::lambda);
+
+  generator data(31);
+  std::vector<tensor<float, cpu>> reals;
+  for (int s : {32, 64}) reals.push_back(data.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
+  std::vector<std::int64_t> ids{3, 7, 1, 12, 5, 9, 2, 4, 0, 0, 6, 0, 0, 0, 0};  // lengths 5 4 2
+  const tensor<std::int64_t, cpu> captions = tensor<std::int64_t, cpu>::from_host(shape(batch, 5), ids);
+
+  struct after_one_step {
+    std::vector<float> g0, g1, d0, d1;
+    M::gan_step_losses losses;
+  };
+  // One iteration from the same weights and noise; only the hyperparameters differ.
+  auto run = [&](const M::gan_hyperparameters& h) {
+    generator rng(32);
+    trainer_t tr(rng, true, h);
+    after_one_step r;
+    r.g0 = values(tr.generator_network().parameter_arena());
+    r.d0 = values(tr.discriminator<1>().parameter_arena());
+    auto it = tr.forward(captions, lengths, class_ids, formula_input<float>(3, shape(batch, 8)),
+                         formula_input<float>(4, shape(batch, 6)));
+    tr.update_discriminators(it, reals);
+    tr.update_generator(it);
+    r.g1 = values(tr.generator_network().parameter_arena());
+    r.d1 = values(tr.discriminator<1>().parameter_arena());
+    r.losses = it.losses;
+    return r;
+  };
+  const auto base = run(preset_values);
+  const auto no_damsm = run({preset_values.lr_g, preset_values.lr_d, 0.0});
+  const auto fast_g = run({2 * preset_values.lr_g, preset_values.lr_d, preset_values.lambda});
+  const auto slow_d = run({preset_values.lr_g, preset_values.lr_d / 2, preset_values.lambda});
+
+  // λ: reported, and L_G = Σ adversarial + λ·(w0 + w1 + s0 + s1) + KL for both values.
+  for (const auto* r : {&base, &no_damsm}) {
+    const auto& l = r->losses;
+    double adversarial = 0;
+    for (std::size_t i = 0; i < 2; ++i) adversarial += l.g_stage(i);
+    const double want = adversarial + l.lambda * (l.w_loss0 + l.w_loss1 + l.s_loss0 + l.s_loss1) + l.kl;
+    CHECK(std::abs(l.g_total - want) <= 1e-5 * std::abs(want));
+  }
+  CHECK(base.losses.lambda == preset_values.lambda);
+  CHECK(no_damsm.losses.lambda == 0.0);
+  CHECK(no_damsm.losses.w_loss0 == base.losses.w_loss0);  // the same G forward
+  CHECK(no_damsm.losses.g_total < base.losses.g_total);
+  CHECK(no_damsm.g1 != base.g1);
+
+  // Learning rates: Adam's first step is lr·g/(|g| + ε), so with the same
+  // gradients doubling lr_g doubles every G update and halving lr_d halves
+  // every D update (one change per run: G's gradient passes through the
+  // just-updated D's).
+  auto scaled = [](const after_one_step& a, const after_one_step& b, bool g, double factor) {
+    const auto& a0 = g ? a.g0 : a.d0;
+    const auto& a1 = g ? a.g1 : a.d1;
+    const auto& b0 = g ? b.g0 : b.d0;
+    const auto& b1 = g ? b.g1 : b.d1;
+    std::size_t bad = 0, moved = 0;
+    for (std::size_t k = 0; k < a0.size(); ++k) {
+      const double da = double(a1[k]) - double(a0[k]), db = double(b1[k]) - double(b0[k]);
+      if (da != 0) ++moved;
+      if (!(std::abs(db - factor * da) <= 1e-6)) ++bad;
+    }
+    CHECK(moved > a0.size() / 2);
+    return bad;
+  };
+  REQUIRE(fast_g.g0 == base.g0);
+  CHECK(scaled(base, fast_g, true, 2.0) == 0);
+  CHECK(fast_g.d1 == base.d1);
+  CHECK(scaled(base, slow_d, false, 0.5) == 0);
+  CHECK(scaled(base, fast_g, true, 1.0) > 0);  // the comparison can fail
+
+  generator rng(33);
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (const M::gan_hyperparameters bad : {M::gan_hyperparameters{0.0, 2e-4, 5.0}, M::gan_hyperparameters{2e-4, -1e-4, 5.0},
+                                           M::gan_hyperparameters{nan, 2e-4, 5.0}, M::gan_hyperparameters{2e-4, inf, 5.0},
+                                           M::gan_hyperparameters{2e-4, 2e-4, -1.0},
+                                           M::gan_hyperparameters{2e-4, 2e-4, nan}}) {
+    CAPTURE(bad.lr_g);
+    CAPTURE(bad.lr_d);
+    CAPTURE(bad.lambda);
+    CHECK_THROWS_AS(trainer_t(rng, true, bad), value_error);
+  }
 }

@@ -85,6 +85,9 @@ mkdir -p wrong_layout/images
 expect_error "data folder in the wrong layout" "wrong_layout" "$BIN/04_pretrain_damsm" --data wrong_layout --out x.safetensors
 expect_error "output folder cannot be created" "cannot create" "$BIN/05_train_attngan" --data birds --damsm damsm.safetensors \
   --out "$CKPT/sub" --steps 1
+expect_error "resume with another DAMSM weight" "resume with the same" "${TRAIN[@]}" --out whole --resume --lambda 7
+expect_error "a negative learning rate" "--lr-g" "${TRAIN[@]}" --out lr_bad --lr-g -1
+[[ ! -e lr_bad ]] && pass "nothing written for a refused learning rate" || fail "lr_bad was created"
 expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --sentence "a red bird"
 [[ ! -e x.safetensors ]] && pass "no file from the failed pretraining" || fail "x.safetensors was written"
 

@@ -2,7 +2,9 @@
 // original order (spec §10.3, §10.4) and inference with the generator.
 //
 // gan_trainer<Preset, ImageEncoderSpec, T, B> owns
-//   G            generator_for<Preset>, train mode, Adam(lr_g, (β1, β2))
+//   G            generator_for<Preset>, train mode, Adam(lr_g, (β1, β2));
+//                lr_g, lr_d and λ are run-time (gan_hyperparameters),
+//                the preset's by default
 //   D_i          discriminator_for<Preset, i> for every stage, train mode,
 //                one Adam(lr_d, (β1, β2)) each
 //   EMA          optim::parameter_ema of G's parameters (decay ema_decay,
@@ -35,6 +37,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -44,6 +47,7 @@
 
 #include "attngan/autodiff/backward.hpp"
 #include "attngan/autodiff/var.hpp"
+#include "attngan/core/error.hpp"
 #include "attngan/core/random.hpp"
 #include "attngan/models/attngan/attention.hpp"
 #include "attngan/models/attngan/ca.hpp"
@@ -84,6 +88,32 @@ struct gan_step_losses {
   [[nodiscard]] double s_loss() const { return lambda * (s_loss0 + s_loss1); }
 };
 
+/// The run-time hyperparameters of gan_trainer. Default-constructed from a
+/// preset they are the original's YAML values (TRAIN.GENERATOR_LR,
+/// TRAIN.DISCRIMINATOR_LR, TRAIN.SMOOTH.LAMBDA); a caller may change them
+/// without recompiling (short CPU runs, COCO's λ = 50).
+struct gan_hyperparameters {
+  double lr_g = 2e-4;    ///< Adam learning rate of G
+  double lr_d = 2e-4;    ///< Adam learning rate of every D
+  double lambda = 5.0;   ///< DAMSM weight in L_G
+
+  template <class Preset>
+  static constexpr gan_hyperparameters of() {
+    return {Preset::lr_g, Preset::lr_d, Preset::lambda};
+  }
+  /// Throws value_error unless both rates are positive and finite and λ is
+  /// finite and not negative.
+  void check(const char* where) const {
+    using std::isfinite;
+    if (!isfinite(lr_g) || lr_g <= 0 || !isfinite(lr_d) || lr_d <= 0 || !isfinite(lambda) || lambda < 0)
+      throw value_error(where, attngan::detail::cat("learning rates must be positive and finite and the DAMSM "
+                                                    "weight finite and not negative; got lr_g ",
+                                                    attngan::detail::number_text(lr_g), ", lr_d ",
+                                                    attngan::detail::number_text(lr_d), ", lambda ",
+                                                    attngan::detail::number_text(lambda)));
+  }
+};
+
 template <class Preset>
 using text_encoder_for = text_encoder<Preset::n_words, Preset::word_dim, Preset::nef>;
 
@@ -110,9 +140,15 @@ class gan_trainer {
 
   /// Builds every network from `rng` (PyTorch's default initialisation),
   /// then, with orthogonal_init, the original weights_init on G and the D's.
-  /// Later noise comes from a generator seeded from `rng`'s stream.
-  explicit gan_trainer(attngan::generator& rng, bool orthogonal_init = true)
-      : g_(rng), text_(rng), image_(rng), noise_(rng.seed() ^ 0x5eed'a77a'6a11ull, rng.offset()) {
+  /// Later noise comes from a generator seeded from `rng`'s stream. `hyper`
+  /// sets the learning rates and λ (default: the preset's).
+  explicit gan_trainer(attngan::generator& rng, bool orthogonal_init = true,
+                       const gan_hyperparameters& hyper = gan_hyperparameters::of<Preset>())
+      : hyper_((hyper.check("gan_trainer"), hyper)),
+        g_(rng),
+        text_(rng),
+        image_(rng),
+        noise_(rng.seed() ^ 0x5eed'a77a'6a11ull, rng.offset()) {
     make_ds(rng, std::make_index_sequence<stages>{});
     if (orthogonal_init) {
       weights_init(g_, rng);
@@ -122,14 +158,16 @@ class gan_trainer {
     for_each_d([&](auto& d, std::size_t) { d.train(); });
     text_.eval();
     image_.eval();
-    const optim::adam_options og{Preset::lr_g, Preset::beta1, Preset::beta2, 1e-8, 0.0};
-    const optim::adam_options od{Preset::lr_d, Preset::beta1, Preset::beta2, 1e-8, 0.0};
+    const optim::adam_options og{hyper_.lr_g, Preset::beta1, Preset::beta2, 1e-8, 0.0};
+    const optim::adam_options od{hyper_.lr_d, Preset::beta1, Preset::beta2, 1e-8, 0.0};
     g_adam_.emplace(g_.parameter_arena(), g_.gradient_arena(), og);
     for_each_d([&](auto& d, std::size_t i) { d_adam_[i].emplace(d.parameter_arena(), d.gradient_arena(), od); });
     ema_.emplace(g_.parameter_arena(), Preset::ema_decay);
   }
   gan_trainer(const gan_trainer&) = delete;
   gan_trainer& operator=(const gan_trainer&) = delete;
+
+  [[nodiscard]] const gan_hyperparameters& hyperparameters() const { return hyper_; }
 
   g_network& generator_network() { return g_; }
   text_network& text_encoder_network() { return text_; }
@@ -225,14 +263,14 @@ class gan_trainer {
     const auto s = sent_loss(img.code, it.sent, it.class_ids, gammas);
     const var<T, B> kl = ca_kl_loss(it.fake.ca);
     const var<T, B> damsm = w.loss0 + w.loss1 + s.loss0 + s.loss1;
-    const var<T, B> loss = generator_loss(*adversarial, damsm, kl, Preset::lambda, Preset::kl_weight);
+    const var<T, B> loss = generator_loss(*adversarial, damsm, kl, hyper_.lambda, Preset::kl_weight);
     backward(loss, g_.parameters());
     g_adam_->step();
     r.w_loss0 = double(w.loss0.item());
     r.w_loss1 = double(w.loss1.item());
     r.s_loss0 = double(s.loss0.item());
     r.s_loss1 = double(s.loss1.item());
-    r.lambda = Preset::lambda;
+    r.lambda = hyper_.lambda;
     r.kl = double(kl.item()) * Preset::kl_weight;
     r.g_total = double(loss.item());
   }
@@ -303,6 +341,7 @@ class gan_trainer {
     (std::make_index_sequence<stages>{});
   }
 
+  gan_hyperparameters hyper_;
   g_network g_;
   text_network text_;
   image_network image_;
