@@ -2,7 +2,8 @@
 // with PyTorch (bench/torch_layers.py runs the same shapes):
 //   conv3x3 64 -> 128 channels at 64² and 128², batch 2 and 20 (the
 //   generator's up-blocks), BatchNorm2d + GLU on (20, 128, 64, 64), and the
-//   text encoder's bidirectional LSTM (B 20, T 18, 300 -> 2 x 128).
+//   text encoder's bidirectional LSTM (B 20, T 18, 300 -> 2 x 128); and two
+//   convolutions of the demo's small model (attngan only).
 #include <attngan/nn.hpp>
 
 #include <benchmark/benchmark.h>
@@ -34,6 +35,17 @@ void conv3x3_64_128(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
+// The demo's small model (GF_DIM = DF_DIM = 16, batch 32): a 3x3 conv of
+// G's 64² stage (32 -> 64 channels) and a 4x4 stride-2 conv of D64's
+// down-sampling (16 -> 32 channels, 32² -> 16²); im2col and col2im are a
+// large share of these few-channel convolutions.
+void demo_conv3x3_32_64(benchmark::State& state) {
+  run_layer<nn::conv3x3<32, 64>>(state, shape(32, 32, 64, 64));
+}
+void demo_down_conv4x4_s2(benchmark::State& state) {
+  run_layer<nn::conv2d<16, 32, 4, 4, 2, 1>>(state, shape(32, 16, 32, 32));
+}
+
 // The text encoder's BiLSTM: B = 20, T = 18, 300 -> 2 x 128, all lengths 18.
 void bilstm_text_encoder(benchmark::State& state) {
   generator rng(1);
@@ -58,5 +70,7 @@ void batch_norm_glu(benchmark::State& state) {
 
 BENCHMARK(conv3x3_64_128)->Args({2, 64})->Args({2, 128})->Args({20, 64})->Args({20, 128})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_conv3x3_32_64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_down_conv4x4_s2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(bilstm_text_encoder)->Unit(benchmark::kMillisecond)->UseRealTime();

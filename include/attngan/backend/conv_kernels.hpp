@@ -57,8 +57,9 @@ struct im2col {
     const T* xs = x + index_t(n) * g.channels * g.height * g.width;
     col[flat] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xs[(c * H + ih) * W + iw] : T(0);
   }
-  // Host: whole output rows at a time, so the inner loop is a (strided)
-  // copy with zero fill at the borders, without divisions.
+  // Host: whole output rows at a time. Each run of one column row splits
+  // into a zero head, a (strided) copy and a zero tail, worked out once per
+  // run, so no test or division is left in the inner loops.
   void range(index_t begin, index_t end) const {
     const index_t per = g.col_rows() * g.col_cols();
     for (index_t n = begin / per; n * per < end; ++n) {
@@ -78,16 +79,25 @@ struct im2col {
       if (ih < 0 || ih >= g.height) {
         for (index_t j = 0; j < n; ++j) out[j] = T(0);
       } else {
+        // out[j] reads iw = (ow0 + j)·sw + shift, inside the row for ow in [ow_lo, ow_hi).
         const T* row = x + (c * g.height + ih) * g.width;
         const index_t sw = g.stride_w, shift = kw - g.pad_w;
-        for (index_t j = 0; j < n; ++j) {
-          const index_t iw = (ow0 + j) * sw + shift;
-          out[j] = (iw >= 0 && iw < g.width) ? row[iw] : T(0);
+        const index_t ow_lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
+        const index_t ow_hi = g.width - 1 - shift < 0 ? 0 : (g.width - 1 - shift) / sw + 1;
+        const index_t j_lo = clamp_run(ow_lo - ow0, 0, n), j_hi = clamp_run(ow_hi - ow0, j_lo, n);
+        for (index_t j = 0; j < j_lo; ++j) out[j] = T(0);
+        const T* src = row + ow0 * sw + shift;
+        if (sw == 1) {
+          for (index_t j = j_lo; j < j_hi; ++j) out[j] = src[j];
+        } else {
+          for (index_t j = j_lo; j < j_hi; ++j) out[j] = src[j * sw];
         }
+        for (index_t j = j_hi; j < n; ++j) out[j] = T(0);
       }
       i += n;
     }
   }
+  static index_t clamp_run(index_t v, index_t lo, index_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 };
 
 template <class T>
@@ -153,10 +163,13 @@ struct col2im_add {
             const index_t lo = (-shift > w0 ? -shift : w0), hi_excl = (g.out_w - shift < w0 + n ? g.out_w - shift : w0 + n);
             for (index_t w = lo; w < hi_excl; ++w) out[w - w0] += crow[w + shift];
           } else {
-            for (index_t w = w0; w < w0 + n; ++w) {
-              const index_t ow_s = w + shift;
-              if (ow_s >= 0 && ow_s % g.stride_w == 0 && ow_s / g.stride_w < g.out_w) out[w - w0] += crow[ow_s / g.stride_w];
-            }
+            // Input column w takes crow[ow] where w = ow·stride − shift: walk
+            // the ow whose w falls in [w0, w0 + n) instead of testing every w.
+            const index_t sw = g.stride_w, first = w0 + shift, last = w0 + n + shift;  // ow·sw in [first, last)
+            const index_t ow_lo = first <= 0 ? 0 : (first + sw - 1) / sw;
+            index_t ow_hi = last <= 0 ? 0 : (last + sw - 1) / sw;
+            if (ow_hi > g.out_w) ow_hi = g.out_w;
+            for (index_t ow = ow_lo; ow < ow_hi; ++ow) out[ow * sw - shift - w0] += crow[ow];
           }
         }
       }

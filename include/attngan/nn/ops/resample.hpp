@@ -21,6 +21,24 @@ struct upsample_nearest_kernel {
     const index_t in_w = out_w / scale, in_h = out_h / scale;
     out[i] = x[(plane * in_h + h / scale) * in_w + w / scale];
   }
+  // Host: a run of one output row at a time (its source row found once);
+  // AttnGAN's scale 2 halves by a shift.
+  void range(index_t begin, index_t end) const {
+    const index_t in_w = out_w / scale, in_h = out_h / scale;
+    index_t i = begin;
+    while (i < end) {
+      const index_t w0 = i % out_w, r = i / out_w, h = r % out_h, plane = r / out_h;
+      const index_t n = (out_w - w0) < (end - i) ? (out_w - w0) : (end - i);
+      const T* src = x + (plane * in_h + h / scale) * in_w;
+      T* o = out + i;
+      if (scale == 2) {
+        for (index_t j = 0; j < n; ++j) o[j] = src[(w0 + j) >> 1];
+      } else {
+        for (index_t j = 0; j < n; ++j) o[j] = src[(w0 + j) / scale];
+      }
+      i += n;
+    }
+  }
 };
 
 template <class T>
