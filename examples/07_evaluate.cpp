@@ -9,17 +9,63 @@
 //     images, top-1 by cosine, mean ± std over 10 draws of the 99 (fixed
 //     seed); the DAMSM encoders are the checkpoint's (those training used);
 //   * part-colour accuracy (synthetic birds): the colour of each part the
-//     caption names, read back from the generated bird, against the caption.
+//     caption names, read back from the generated bird, against the caption;
+//   * with --inception FILE (Inception-v3 weights the user supplies, e.g.
+//     torchvision's inception_v3 state_dict): Inception Score of the
+//     generated images and FID against the real test images (the same
+//     crops --real scores), both through that network.
 // Results are printed and written as JSON (--json).
 #include "attngan_app.hpp"
 
+#include <attngan/io/torch_import.hpp>
 #include <attngan/models/attngan/evaluation.hpp>
+#include <attngan/models/attngan/image_encoder.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <fstream>
 
 using namespace app;
+
+namespace {
+
+using inception_network = nn::network<models::inception_v3<1000>, T, B>;
+
+/// Inception-v3 weights from a PyTorch file (torchvision's state_dict; its
+/// auxiliary classifier, AuxLogits.*, is dropped) or a safetensors file with
+/// the same names.
+void load_inception(inception_network& net, const fs::path& file) {
+  const auto ext = file.extension().string();
+  if (ext == ".pth" || ext == ".pt" || ext == ".bin") {
+    io::torch_state_dict sd = io::load_torch_state_dict(file);
+    std::erase_if(sd.tensors, [](const io::torch_tensor& t) { return t.name.rfind("AuxLogits.", 0) == 0; });
+    io::load_into(net, sd);
+  } else {
+    io::load_state(file, net);
+  }
+}
+
+/// Real test images at the generator's final size, through the seeded
+/// training crop (as --real scores them).
+std::vector<T> real_test_pixels(const data::cub_dataset& test, std::uint64_t seed, std::size_t per_image,
+                                const char* label) {
+  data::loader_options lo;
+  lo.base_size = preset::base_size;
+  lo.branches = stages;
+  lo.seed = seed;
+  std::vector<T> pixels(test.size() * per_image);
+  progress bar(label, test.size());
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    generator image_rng = data::item_generator(lo, 0, i);
+    const auto per_stage =
+        data::train_transform(test.load_image(i), test.box(i), preset::base_size, stages, image_rng);
+    std::copy_n(per_stage.back().data(), per_image, pixels.begin() + std::ptrdiff_t(i * per_image));
+    bar.update(i + 1);
+  }
+  return pixels;
+}
+
+}  // namespace
 
 // Built alone this is main(); examples/programs.cpp builds the four programs
 // in one translation unit (one instantiation of the model) under other names.
@@ -28,12 +74,14 @@ using namespace app;
 #endif
 
 int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
-  CLI::App cli{"Scores a trained small AttnGAN on held-out captions: R-precision and part-colour accuracy."};
+  CLI::App cli{"Scores a trained small AttnGAN on held-out captions: R-precision, part-colour accuracy and, with Inception weights, IS and FID."};
   std::string data_dir, checkpoint, json_out;
   std::uint64_t seed = 100;
   int batch_size = 50;
   int candidates = 100;
   bool average = false, real = false;
+  std::string inception_file;
+  int inception_splits = 10;
   cli.add_option("--data", data_dir, "Dataset folder in the CUB layout (its test split is used)")->required();
   cli.add_option("--checkpoint", checkpoint, "checkpoint.safetensors from 05_train_attngan")->required();
   cli.add_option("--json", json_out, "Also write the results to this file");
@@ -48,6 +96,13 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                "Score the real test images (through the training crop, seeded) instead of generated ones: "
                "the ceiling of both scores for these DAMSM encoders")
       ->excludes(average_flag);
+  cli.add_option("--inception", inception_file,
+                 "Inception-v3 weights (torchvision's inception_v3 state_dict as .pth, or safetensors with its names): "
+                 "also report the Inception Score and the FID against the real test images")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--inception-splits", inception_splits, "Inception Score: splits of the images (the paper: 10)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -80,21 +135,19 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     std::vector<T> pixels;
     const index_t side = preset::base_size << (stages - 1);
     const std::size_t per_image = std::size_t(3 * side * side);
-    pixels.resize(n * per_image);
-    progress bar(real ? "loaded" : "generated", n);
+    // Fail on bad Inception weights before the long work.
+    std::optional<inception_network> inception;
+    if (!inception_file.empty()) {
+      generator unused(0);
+      inception.emplace(unused);
+      load_inception(*inception, inception_file);
+      inception->eval();
+    }
     if (real) {
-      data::loader_options lo;
-      lo.base_size = preset::base_size;
-      lo.branches = stages;
-      lo.seed = seed;
-      for (std::size_t i = 0; i < n; ++i) {
-        generator image_rng = data::item_generator(lo, 0, i);
-        const auto per_stage = data::train_transform(test.load_image(i), test.box(i), preset::base_size, stages,
-                                                     image_rng);
-        std::copy_n(per_stage.back().data(), per_image, pixels.begin() + std::ptrdiff_t(i * per_image));
-        bar.update(i + 1);
-      }
+      pixels = real_test_pixels(test, seed, per_image, "loaded");
     } else {
+      pixels.resize(n * per_image);
+      progress bar("generated", n);
       for (std::size_t start = 0; start < n; start += std::size_t(batch_size)) {
         const std::size_t count = std::min(std::size_t(batch_size), n - start);
         const std::vector<std::string> chunk(captions.begin() + std::ptrdiff_t(start),
@@ -139,6 +192,15 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     for (std::size_t i = 0; i < n; ++i) targets[i] = models::caption_part_colours(captions[i]);
     const auto pc = models::part_colour_accuracy(scored, targets, data::pipeline_sizes(preset::base_size, stages));
 
+    // Inception Score and FID through the user's Inception-v3.
+    std::optional<models::inception_result> is_fid;
+    if (inception) {
+      const auto reference = tensor<T, B>::from_host(
+          shape(index_t(n), 3, side, side), real ? pixels : real_test_pixels(test, seed, per_image, "real images"));
+      std::printf("Inception-v3 on %zu %s and %zu real images ...\n", n, real ? "real" : "generated", n);
+      is_fid = models::inception_scores(inception->module(), scored, reference, inception_splits);
+    }
+
     std::printf("R-precision (top-1 of %d, %zu images, 10 repeats): %.2f ± %.2f %% (chance %.3g %%)\n", candidates, n,
                 rp.mean, rp.std, 100.0 / candidates);
     std::printf("part-colour accuracy over %lld images: mean %.1f %% (chance %.1f %%), every named part right %.1f %%\n",
@@ -151,8 +213,14 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       parts[name] = {{"accuracy", pc.accuracy[std::size_t(p)]}, {"scored", pc.scored[std::size_t(p)]},
                      {"chance", pc.chance[std::size_t(p)]}};
     }
+    if (is_fid) {
+      std::printf("Inception Score: %.3f ± %.3f (%d splits); FID against the real test images: %.3f (%lld and %lld "
+                  "images; below 2,048 images FID is biased high: compare only at equal counts)\n",
+                  is_fid->inception_score.mean, is_fid->inception_score.std, is_fid->splits, is_fid->fid,
+                  static_cast<long long>(is_fid->generated), static_cast<long long>(is_fid->real));
+    }
     if (!json_out.empty()) {
-      const nlohmann::json j{{"checkpoint", checkpoint},
+      nlohmann::json j{{"checkpoint", checkpoint},
                              {"step", loaded.info.step},
                              {"generator", real ? "real images" : average ? "average" : "raw"},
                              {"test_images", n},
@@ -160,6 +228,14 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                              {"r_precision", {{"candidates", candidates}, {"mean", rp.mean}, {"std", rp.std}, {"per_repeat", rp.per_repeat}}},
                              {"part_colour", {{"mean", pc.mean}, {"chance", pc.mean_chance},
                                               {"all_named", pc.all_named}, {"parts", parts}}}};
+      if (is_fid)
+        j["inception"] = {{"weights", inception_file},
+                          {"inception_score", {{"mean", is_fid->inception_score.mean},
+                                               {"std", is_fid->inception_score.std},
+                                               {"splits", is_fid->splits}}},
+                          {"fid", is_fid->fid},
+                          {"images", is_fid->generated},
+                          {"real_images", is_fid->real}};
       const fs::path tmp = json_out + ".tmp";
       {
         std::ofstream f(tmp);

@@ -1,10 +1,13 @@
 // The DAMSM image encoders (spec §4, §13.4): the Inception-v3 encoder's
 // checkpoint names and shapes, its forward at 299 against the oracle with
 // weights from a formula both sides compute, and the names of the oracle's
-// small encoder at its default widths. The only translation unit that
-// instantiates the Inception encoder.
+// small encoder at its default widths; inception_v3 (the same trunk with
+// torchvision's classifier, for IS and FID) on random weights. The only
+// translation unit that instantiates the Inception networks.
 #include "damsm_fixtures.hpp"
 
+#include <attngan/io/state_dict.hpp>
+#include <attngan/models/attngan/evaluation.hpp>
 #include <attngan/models/attngan/image_encoder.hpp>
 
 #include <algorithm>
@@ -125,4 +128,57 @@ TEST_CASE("small image encoder: names and shapes equal the oracle's at its defau
   auto out = net(vf::leaf(randu<float>(shape(1, 3, 64, 64), 4, -1.f, 1.f)));
   CHECK(out.region.shape() == shape(1, 256, 17, 17));
   CHECK(out.code.shape() == shape(1, 256));
+}
+
+TEST_CASE("inception_v3 (random weights): the DAMSM trunk plus torchvision's fc, a saved file loads back, IS and FID") {
+  using inception = nn::network<models::inception_v3<1000>, float, cpu>;
+  generator rng(2);
+  inception net(rng);
+  nn::network<models::inception_image_encoder<256>, float, cpu> encoder(rng);
+  std::vector<std::string> want, got;
+  for (const auto& e : encoder.entries())
+    if (e.name.rfind("emb_", 0) != 0) want.push_back(e.name);
+  want.insert(want.end(), {"fc.weight", "fc.bias"});
+  for (const auto& e : net.entries()) got.push_back(e.name);
+  CHECK(got == want);
+  CHECK(net.state("fc.weight").shape() == shape(1000, 2048));
+  CHECK(net.parameter_count() == 21785568 + 2048 * 1000 + 1000);  // spec §13.4's trunk + fc
+
+  formula_state(net);  // BatchNorm statistics in a sane range
+  net.eval();
+  const std::string file = std::string(ATTNGAN_TESTS_BINARY_DIR) + "/inception_v3_random.safetensors";
+  io::save_state(file, net);
+  generator other_rng(3);
+  inception back(other_rng);
+  io::load_state(file, back);
+  back.eval();
+
+  generator data(4);
+  const auto images = data.uniform<float, cpu>(shape(4, 3, 64, 64), -1.f, 1.f);
+  const auto others = data.uniform<float, cpu>(shape(4, 3, 64, 64), -1.f, 0.5f);
+  const auto a = models::inception_activations_of(net.module(), images, 3);  // batches of 3 and 1
+  const auto b = models::inception_activations_of(back.module(), images, 4);
+  REQUIRE(a.pool.shape() == shape(4, 2048));
+  REQUIRE(a.probs.shape() == shape(4, 1000));
+  const auto pa = a.pool.to_vector(), pb = b.pool.to_vector(), qa = a.probs.to_vector(), qb = b.probs.to_vector();
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i) differ += !(std::abs(pa[i] - pb[i]) <= 1e-5f * (1 + std::abs(pa[i])));
+  for (std::size_t i = 0; i < qa.size(); ++i) differ += !(std::abs(qa[i] - qb[i]) <= 1e-6f);
+  CHECK(differ == 0);
+  for (index_t r = 0; r < 4; ++r) {
+    double sum = 0;
+    for (index_t c = 0; c < 1000; ++c) sum += qa[std::size_t(r * 1000 + c)];
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-4));
+  }
+
+  const auto scores = models::inception_scores(net.module(), images, others, 2, 2);
+  CHECK(scores.generated == 4);
+  CHECK(scores.real == 4);
+  CHECK(scores.inception_score.mean == doctest::Approx(models::inception_score(a.probs, 2).mean).epsilon(1e-9));
+  CHECK(scores.inception_score.mean >= 1.0);
+  CHECK(scores.inception_score.mean <= 1000.0);
+  const double spread = models::feature_statistics(a.pool).covariance.trace();
+  CHECK(scores.fid > 1e-3 * spread);  // other images, other features (FID's own cases: tests/eval)
+  CHECK_THROWS_AS(models::inception_activations_of(net.module(), tensor<float, cpu>(shape(2, 1, 64, 64)), 2),
+                  shape_error);
 }

@@ -88,6 +88,11 @@ expect_error "output folder cannot be created" "cannot create" "$BIN/05_train_at
 expect_error "resume with another DAMSM weight" "resume with the same" "${TRAIN[@]}" --out whole --resume --lambda 7
 expect_error "a negative learning rate" "--lr-g" "${TRAIN[@]}" --out lr_bad --lr-g -1
 [[ ! -e lr_bad ]] && pass "nothing written for a refused learning rate" || fail "lr_bad was created"
+expect_error "--inception file missing" "nope_inception.pth" "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" \
+  --inception nope_inception.pth
+expect_error "--inception weights of another network, keys named" "Mixed_7c.branch_pool.conv.weight" \
+  "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --json inc.json
+[[ ! -e inc.json ]] && pass "no scores written for refused Inception weights" || fail "inc.json was written"
 expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --sentence "a red bird"
 [[ ! -e x.safetensors ]] && pass "no file from the failed pretraining" || fail "x.safetensors was written"
 

@@ -57,8 +57,9 @@
 // FID: ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr (Σ1^½ Σ2 Σ1^½)^½ in double precision,
 // both square roots through symmetric eigendecompositions (Eigen's
 // SelfAdjointEigenSolver; negative round-off eigenvalues clamped to 0), Σ the
-// unbiased sample covariance (np.cov). The network producing the
-// probabilities or pool features is not in this header.
+// unbiased sample covariance (np.cov). inception_activations_of and
+// inception_scores run any network with `pool` and `logits` outputs (the
+// Inception-v3 itself, models::inception_v3, is in image_encoder.hpp).
 #pragma once
 
 #include <Eigen/Eigenvalues>
@@ -83,6 +84,7 @@
 #include "attngan/data/synthetic_birds.hpp"
 #include "attngan/data/transforms.hpp"
 #include "attngan/nn/ops/shape_ops.hpp"
+#include "attngan/nn/ops/softmax.hpp"
 
 namespace attngan::models {
 
@@ -881,6 +883,65 @@ Scalar frechet_distance(const basic_gaussian_statistics<Scalar>& a, const basic_
 template <real T, backend B>
 double frechet_inception_distance(const tensor<T, B>& features_a, const tensor<T, B>& features_b) {
   return frechet_distance(feature_statistics(features_a), feature_statistics(features_b));
+}
+
+/// An Inception network's view of a set of images: the pool features (N, D)
+/// and the class probabilities softmax(logits) (N, C).
+template <real T, backend B>
+struct inception_activations {
+  tensor<T, B> pool, probs;
+};
+
+/// Runs `net` — an inception_v3 module in eval mode, or anything callable on
+/// a (b, 3, H, W) var in [−1, 1] returning a struct with (b, D) `pool` and
+/// (b, C) `logits` vars — over images (N, 3, H, W), `batch` at a time,
+/// without a graph.
+template <class Net, real T, backend B>
+inception_activations<T, B> inception_activations_of(const Net& net, const tensor<T, B>& images, index_t batch = 20) {
+  if (!images.defined() || images.rank() != 4 || images.shape()[0] < 1 || images.shape()[1] != 3)
+    throw shape_error("inception_activations_of",
+                      attngan::detail::cat("expects images (N, 3, H, W), got ", images.defined() ? images.shape() : shape()));
+  if (batch < 1) throw value_error("inception_activations_of", "batch must be at least 1");
+  no_grad_guard guard;
+  const var<T, B> all = var<T, B>::leaf(images.view(images.shape()));
+  std::vector<var<T, B>> pools, probs;
+  for (index_t start = 0; start < images.shape()[0]; start += batch) {
+    const index_t n = std::min(batch, images.shape()[0] - start);
+    const auto out = net(eval(narrow(all, 0, start, n)));
+    pools.push_back(out.pool);
+    probs.push_back(nn::functional::softmax(out.logits, 1));
+  }
+  auto join = [](const std::vector<var<T, B>>& parts) {
+    const var<T, B> v = parts.size() == 1 ? parts[0] : nn::functional::concat(parts, 0);
+    return v.value().view(v.value().shape());
+  };
+  return {join(pools), join(probs)};
+}
+
+/// Inception Score of generated images and FID between them and real ones.
+struct inception_result {
+  mean_std inception_score;  ///< of the generated images, over `splits` splits
+  double fid = 0;            ///< Fréchet distance of the pool features, generated vs real
+  index_t generated = 0, real = 0;
+  int splits = 0;
+};
+
+/// IS (splits as inception_score) and FID through one Inception network.
+/// FID compares Gaussians fitted to D-wide features: with fewer images than
+/// D (2,048 for Inception-v3) the covariances are singular and the value is
+/// biased high; compare FIDs only at equal image counts.
+template <class Net, real T, backend B>
+inception_result inception_scores(const Net& net, const tensor<T, B>& generated, const tensor<T, B>& real,
+                                  int splits = 10, index_t batch = 20) {
+  const auto g = inception_activations_of(net, generated, batch);
+  const auto r = inception_activations_of(net, real, batch);
+  inception_result out;
+  out.inception_score = inception_score(g.probs, splits);
+  out.fid = frechet_inception_distance(g.pool, r.pool);
+  out.generated = generated.shape()[0];
+  out.real = real.shape()[0];
+  out.splits = splits;
+  return out;
 }
 
 }  // namespace attngan::models

@@ -19,6 +19,10 @@
 //   2048, averaged over the pixels. BatchNorm eps 1e-5. The widths are template
 //   parameters (defaults = the oracle's) so tests can run reduced versions.
 // Projection weights are initialised U(−0.1, 0.1) as the original does.
+//
+// inception_v3<Classes = 1000, InputSize = 299>: the same trunk with
+// torchvision's classifier `fc`, giving the pool features (B, 2048) and the
+// logits, for Inception Score and FID (models/attngan/evaluation.hpp).
 #pragma once
 
 #include <vector>
@@ -281,6 +285,69 @@ constexpr int inception_final_grid(int s) {
   return (s - 3) / 2 + 1;  // Mixed_7a -> Mixed_7b, 7c
 }
 
+namespace detail {
+
+/// torchvision's Inception-v3 trunk, Conv2d_1a_3x3 to Mixed_7c, under
+/// torchvision's names; shared by the DAMSM encoder and inception_v3.
+template <real T, backend B>
+struct inception_v3_trunk {
+  nn::module_of<basic_conv2d<3, 32, 3, 3, 2>, T, B> Conv2d_1a_3x3;
+  nn::module_of<basic_conv2d<32, 32, 3>, T, B> Conv2d_2a_3x3;
+  nn::module_of<basic_conv2d<32, 64, 3, 3, 1, 1>, T, B> Conv2d_2b_3x3;
+  nn::module_of<basic_conv2d<64, 80, 1>, T, B> Conv2d_3b_1x1;
+  nn::module_of<basic_conv2d<80, 192, 3>, T, B> Conv2d_4a_3x3;
+  nn::module_of<inception_a<192, 32>, T, B> Mixed_5b;
+  nn::module_of<inception_a<256, 64>, T, B> Mixed_5c;
+  nn::module_of<inception_a<288, 64>, T, B> Mixed_5d;
+  nn::module_of<inception_b<288>, T, B> Mixed_6a;
+  nn::module_of<inception_c<768, 128>, T, B> Mixed_6b;
+  nn::module_of<inception_c<768, 160>, T, B> Mixed_6c;
+  nn::module_of<inception_c<768, 160>, T, B> Mixed_6d;
+  nn::module_of<inception_c<768, 192>, T, B> Mixed_6e;
+  nn::module_of<inception_d<768>, T, B> Mixed_7a;
+  nn::module_of<inception_e<1280>, T, B> Mixed_7b;
+  nn::module_of<inception_e<2048>, T, B> Mixed_7c;
+
+  template <class V>
+  void visit_trunk(V& v) {
+    v.child("Conv2d_1a_3x3", Conv2d_1a_3x3);
+    v.child("Conv2d_2a_3x3", Conv2d_2a_3x3);
+    v.child("Conv2d_2b_3x3", Conv2d_2b_3x3);
+    v.child("Conv2d_3b_1x1", Conv2d_3b_1x1);
+    v.child("Conv2d_4a_3x3", Conv2d_4a_3x3);
+    v.child("Mixed_5b", Mixed_5b);
+    v.child("Mixed_5c", Mixed_5c);
+    v.child("Mixed_5d", Mixed_5d);
+    v.child("Mixed_6a", Mixed_6a);
+    v.child("Mixed_6b", Mixed_6b);
+    v.child("Mixed_6c", Mixed_6c);
+    v.child("Mixed_6d", Mixed_6d);
+    v.child("Mixed_6e", Mixed_6e);
+    v.child("Mixed_7a", Mixed_7a);
+    v.child("Mixed_7b", Mixed_7b);
+    v.child("Mixed_7c", Mixed_7c);
+  }
+
+  struct outputs {
+    var<T, B> mixed_6e;  ///< (B, 768, 17, 17) at 299²
+    var<T, B> pooled;    ///< (B, 2048): Mixed_7c averaged over its 8×8 grid
+  };
+  /// x (B, 3, S, S), already at the input size.
+  outputs trunk(var<T, B> x) const {
+    x = Conv2d_2b_3x3(Conv2d_2a_3x3(Conv2d_1a_3x3(x)));  // (B, 64, 147, 147)
+    x = max_pool3x3_s2(x);                               // (B, 64, 73, 73)
+    x = Conv2d_4a_3x3(Conv2d_3b_1x1(x));                 // (B, 192, 71, 71)
+    x = max_pool3x3_s2(x);                               // (B, 192, 35, 35)
+    x = Mixed_5d(Mixed_5c(Mixed_5b(x)));                 // (B, 288, 35, 35)
+    x = Mixed_6a(x);                                     // (B, 768, 17, 17)
+    const var<T, B> local = Mixed_6e(Mixed_6d(Mixed_6c(Mixed_6b(x))));  // (B, 768, 17, 17)
+    x = Mixed_7c(Mixed_7b(Mixed_7a(local)));             // (B, 2048, 8, 8)
+    return {local, mean(x, {2, 3})};                     // 8×8 average pool -> (B, 2048)
+  }
+};
+
+}  // namespace detail
+
 template <int Nef = 256, int InputSize = 299>
 struct inception_image_encoder {
   static_assert(Nef > 0, "attngan::models::inception_image_encoder: Nef must be positive");
@@ -291,61 +358,61 @@ struct inception_image_encoder {
   static constexpr int input_size = InputSize;
 
   template <real T, backend B>
-  struct module {
-    nn::module_of<basic_conv2d<3, 32, 3, 3, 2>, T, B> Conv2d_1a_3x3;
-    nn::module_of<basic_conv2d<32, 32, 3>, T, B> Conv2d_2a_3x3;
-    nn::module_of<basic_conv2d<32, 64, 3, 3, 1, 1>, T, B> Conv2d_2b_3x3;
-    nn::module_of<basic_conv2d<64, 80, 1>, T, B> Conv2d_3b_1x1;
-    nn::module_of<basic_conv2d<80, 192, 3>, T, B> Conv2d_4a_3x3;
-    nn::module_of<inception_a<192, 32>, T, B> Mixed_5b;
-    nn::module_of<inception_a<256, 64>, T, B> Mixed_5c;
-    nn::module_of<inception_a<288, 64>, T, B> Mixed_5d;
-    nn::module_of<inception_b<288>, T, B> Mixed_6a;
-    nn::module_of<inception_c<768, 128>, T, B> Mixed_6b;
-    nn::module_of<inception_c<768, 160>, T, B> Mixed_6c;
-    nn::module_of<inception_c<768, 160>, T, B> Mixed_6d;
-    nn::module_of<inception_c<768, 192>, T, B> Mixed_6e;
-    nn::module_of<inception_d<768>, T, B> Mixed_7a;
-    nn::module_of<inception_e<1280>, T, B> Mixed_7b;
-    nn::module_of<inception_e<2048>, T, B> Mixed_7c;
+  struct module : detail::inception_v3_trunk<T, B> {
     nn::module_of<weight_uniform_init<nn::conv1x1<768, Nef>>, T, B> emb_features;
     nn::module_of<weight_uniform_init<nn::linear<2048, Nef>>, T, B> emb_cnn_code;
 
     template <class V>
     void visit(V& v) {
-      v.child("Conv2d_1a_3x3", Conv2d_1a_3x3);
-      v.child("Conv2d_2a_3x3", Conv2d_2a_3x3);
-      v.child("Conv2d_2b_3x3", Conv2d_2b_3x3);
-      v.child("Conv2d_3b_1x1", Conv2d_3b_1x1);
-      v.child("Conv2d_4a_3x3", Conv2d_4a_3x3);
-      v.child("Mixed_5b", Mixed_5b);
-      v.child("Mixed_5c", Mixed_5c);
-      v.child("Mixed_5d", Mixed_5d);
-      v.child("Mixed_6a", Mixed_6a);
-      v.child("Mixed_6b", Mixed_6b);
-      v.child("Mixed_6c", Mixed_6c);
-      v.child("Mixed_6d", Mixed_6d);
-      v.child("Mixed_6e", Mixed_6e);
-      v.child("Mixed_7a", Mixed_7a);
-      v.child("Mixed_7b", Mixed_7b);
-      v.child("Mixed_7c", Mixed_7c);
+      this->visit_trunk(v);
       v.child("emb_features", emb_features);
       v.child("emb_cnn_code", emb_cnn_code);
     }
 
     /// x (B, 3, H, W) in [−1, 1].
     image_features<T, B> operator()(const var<T, B>& image) const {
-      var<T, B> x = detail::resize_input(image, InputSize, "inception_image_encoder");  // (B, 3, 299, 299)
-      x = Conv2d_2b_3x3(Conv2d_2a_3x3(Conv2d_1a_3x3(x)));  // (B, 64, 147, 147)
-      x = detail::max_pool3x3_s2(x);                       // (B, 64, 73, 73)
-      x = Conv2d_4a_3x3(Conv2d_3b_1x1(x));                 // (B, 192, 71, 71)
-      x = detail::max_pool3x3_s2(x);                       // (B, 192, 35, 35)
-      x = Mixed_5d(Mixed_5c(Mixed_5b(x)));                 // (B, 288, 35, 35)
-      x = Mixed_6a(x);                                     // (B, 768, 17, 17)
-      const var<T, B> local = Mixed_6e(Mixed_6d(Mixed_6c(Mixed_6b(x))));  // (B, 768, 17, 17)
-      x = Mixed_7c(Mixed_7b(Mixed_7a(local)));             // (B, 2048, 8, 8)
-      const var<T, B> global = mean(x, {2, 3});            // 8×8 average pool -> (B, 2048)
-      return {emb_features(local), emb_cnn_code(global)};  // (B, Nef, 17, 17), (B, Nef)
+      const auto t = this->trunk(detail::resize_input(image, InputSize, "inception_image_encoder"));
+      return {emb_features(t.mixed_6e), emb_cnn_code(t.pooled)};  // (B, Nef, 17, 17), (B, Nef)
+    }
+  };
+};
+
+/// What inception_v3 gives for a batch of images.
+template <real T, backend B>
+struct inception_outputs {
+  var<T, B> pool;    ///< (B, 2048): the average-pooled Mixed_7c features (FID's "pool3")
+  var<T, B> logits;  ///< (B, Classes): fc of the pool features
+};
+
+/// torchvision's Inception-v3 classifier (eval-mode inference: no dropout,
+/// no auxiliary head), for Inception Score and FID: the trunk above plus
+/// `fc` (2048 -> Classes, with bias), parameter names as in torchvision's
+/// state_dict (its AuxLogits.* entries are not part of this network).
+/// Images in [−1, 1] are resized bilinearly (align_corners = true) to
+/// InputSize²; torchvision's `transform_input` maps ImageNet-normalised
+/// input to this same range, so no further normalisation is applied.
+template <int Classes = 1000, int InputSize = 299>
+struct inception_v3 {
+  static_assert(Classes > 1, "attngan::models::inception_v3: at least two classes");
+  static_assert(inception_final_grid(InputSize) == 8,
+                "attngan::models::inception_v3: the 8×8 average pool after Mixed_7c needs an input size of 299 to 330");
+  static constexpr int classes = Classes;
+  static constexpr int input_size = InputSize;
+
+  template <real T, backend B>
+  struct module : detail::inception_v3_trunk<T, B> {
+    nn::module_of<nn::linear<2048, Classes>, T, B> fc;
+
+    template <class V>
+    void visit(V& v) {
+      this->visit_trunk(v);
+      v.child("fc", fc);
+    }
+
+    /// x (B, 3, H, W) in [−1, 1].
+    inception_outputs<T, B> operator()(const var<T, B>& image) const {
+      const auto t = this->trunk(detail::resize_input(image, InputSize, "inception_v3"));
+      return {t.pooled, fc(t.pooled)};
     }
   };
 };
