@@ -145,56 +145,48 @@ def main():
     print("%d train, %d test images, %d words" % (len(train), len(test), len(vocab)), flush=True)
 
     start = time.time()
+    def pretrain_on_attributes(epochs, params, width, features, label):
+        """Trains `params` and a throwaway width -> 7 x 9 head on features(idx) -> (B, width), with the
+        batch's order, to name all seven part colours of each bird (cross-entropy per part)."""
+        head = torch.nn.Linear(width, 63)
+        opt = torch.optim.Adam(params + list(head.parameters()), lr=1e-3)
+        for epoch in range(epochs):
+            order = train[:]
+            rng.shuffle(order)
+            correct = total = 0
+            for b in range(0, len(order) - a.batch + 1, a.batch):
+                f, idx = features(order[b:b + a.batch])
+                logits = head(f).view(-1, 7, 9)
+                target = torch.stack([attributes[keys[i]].view(7, 9).argmax(1) for i in idx])
+                loss = F.cross_entropy(logits.reshape(-1, 9), target.reshape(-1))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                correct += int((logits.argmax(2) == target).sum())
+                total += target.numel()
+            if (epoch + 1) % 5 == 0 or epoch + 1 == epochs:
+                print("%s epoch %d  part accuracy %.1f %%  %.1f s" % (label, epoch + 1, 100.0 * correct / total,
+                                                                   time.time() - start), flush=True)
+
     if a.attribute_pretrain and not a.true_attributes:
-        # The trunk and a throwaway 2048 -> 7 x 9 head, cross-entropy per part.
-        head = torch.nn.Linear(2048, 63)
-        opt = torch.optim.Adam(list(image.local.parameters()) + list(image.glob.parameters()) +
-                               list(head.parameters()), lr=1e-3)
+        # The trunk: its global 2048-vector, pooled.
+        def trunk_features(idx):
+            x = torch.stack([image_input(i, True) for i in idx])  # already a.size: no resize
+            return F.adaptive_avg_pool2d(image.glob(image.local(x)), 1).flatten(1), idx
+
         image.train()
-        for epoch in range(a.attribute_pretrain):
-            order = train[:]
-            rng.shuffle(order)
-            correct = total = 0
-            for b in range(0, len(order) - a.batch + 1, a.batch):
-                idx = order[b:b + a.batch]
-                x = torch.stack([image_input(i, True) for i in idx])  # already a.size: no resize
-                g = F.adaptive_avg_pool2d(image.glob(image.local(x)), 1).flatten(1)
-                logits = head(g).view(-1, 7, 9)
-                target = torch.stack([attributes[keys[i]].view(7, 9).argmax(1) for i in idx])
-                loss = F.cross_entropy(logits.reshape(-1, 9), target.reshape(-1))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                correct += int((logits.argmax(2) == target).sum())
-                total += target.numel()
-            if (epoch + 1) % 5 == 0 or epoch + 1 == a.attribute_pretrain:
-                print("attribute epoch %d  part accuracy %.1f %%  %.1f s" % (epoch + 1, 100.0 * correct / total,
-                                                                         time.time() - start), flush=True)
+        pretrain_on_attributes(a.attribute_pretrain, list(image.local.parameters()) + list(image.glob.parameters()),
+                               2048, trunk_features, "attribute")
     if a.text_attribute_pretrain:
-        # Sentence vector -> 7 x 9 throwaway head; every part is a target, named in the caption or not.
-        head = torch.nn.Linear(cfg.emb_dim, 63)
-        opt = torch.optim.Adam(list(text.parameters()) + list(head.parameters()), lr=1e-3)
+        # The text encoder: the sentence vector of one caption; every part is a
+        # target, named in the caption or not.
+        def sentence_features(idx):
+            caps, lens, perm = padded([tokens(rng.choice(captions[i]), True) for i in idx])
+            return text(caps, lens)[1], [idx[j] for j in perm.tolist()]
+
         text.train()
-        for epoch in range(a.text_attribute_pretrain):
-            order = train[:]
-            rng.shuffle(order)
-            correct = total = 0
-            for b in range(0, len(order) - a.batch + 1, a.batch):
-                idx = order[b:b + a.batch]
-                caps, lens, perm = padded([tokens(rng.choice(captions[i]), True) for i in idx])
-                idx = [idx[j] for j in perm.tolist()]
-                _, sent = text(caps, lens)
-                logits = head(sent).view(-1, 7, 9)
-                target = torch.stack([attributes[keys[i]].view(7, 9).argmax(1) for i in idx])
-                loss = F.cross_entropy(logits.reshape(-1, 9), target.reshape(-1))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                correct += int((logits.argmax(2) == target).sum())
-                total += target.numel()
-            if (epoch + 1) % 5 == 0 or epoch + 1 == a.text_attribute_pretrain:
-                print("text attribute epoch %d  part accuracy %.1f %%  %.1f s" % (
-                    epoch + 1, 100.0 * correct / total, time.time() - start), flush=True)
+        pretrain_on_attributes(a.text_attribute_pretrain, list(text.parameters()), cfg.emb_dim,
+                               sentence_features, "text attribute")
     lr = a.lr
     adam = None
     for epoch in range(a.epochs):
