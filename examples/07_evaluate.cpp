@@ -135,9 +135,12 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     std::vector<T> pixels;
     const index_t side = preset::base_size << (stages - 1);
     const std::size_t per_image = std::size_t(3 * side * side);
-    // Fail on bad Inception weights before the long work.
+    // Fail on bad Inception weights or splits before the long work.
     std::optional<inception_network> inception;
     if (!inception_file.empty()) {
+      if (std::size_t(inception_splits) > n)
+        throw value_error("evaluate", attngan::detail::cat("--inception-splits ", inception_splits, " exceeds the ", n,
+                                                           " test images"));
       generator unused(0);
       inception.emplace(unused);
       load_inception(*inception, inception_file);
