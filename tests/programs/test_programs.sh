@@ -90,8 +90,10 @@ expect_error "a negative learning rate" "--lr-g" "${TRAIN[@]}" --out lr_bad --lr
 [[ ! -e lr_bad ]] && pass "nothing written for a refused learning rate" || fail "lr_bad was created"
 expect_error "--inception file missing" "nope_inception.pth" "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" \
   --inception nope_inception.pth
-expect_error "--inception weights of another network, keys named" "Mixed_7c.branch_pool.conv.weight" \
+expect_error "more Inception Score splits than test images" "exceeds the 8 test images" \
   "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --json inc.json
+expect_error "--inception weights of another network, keys named" "Mixed_7c.branch_pool.conv.weight" \
+  "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --inception-splits 2 --json inc.json
 [[ ! -e inc.json ]] && pass "no scores written for refused Inception weights" || fail "inc.json was written"
 expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --sentence "a red bird"
 [[ ! -e x.safetensors ]] && pass "no file from the failed pretraining" || fail "x.safetensors was written"
