@@ -92,7 +92,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   bool resume = false;
-  cli.add_flag("--resume", resume, "Continue from <out>/checkpoint.safetensors (same data, batch size and seed)");
+  cli.add_flag("--resume", resume, "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates and lambda)");
   CLI11_PARSE(cli, argc, argv);
 
   try {

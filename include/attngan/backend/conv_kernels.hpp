@@ -10,6 +10,8 @@
 // no atomics and runs as one elementwise kernel on any backend.
 #pragma once
 
+#include <algorithm>
+
 #include "attngan/core/config.hpp"
 
 namespace attngan::kernels {
@@ -84,7 +86,7 @@ struct im2col {
         const index_t sw = g.stride_w, shift = kw - g.pad_w;
         const index_t ow_lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
         const index_t ow_hi = g.width - 1 - shift < 0 ? 0 : (g.width - 1 - shift) / sw + 1;
-        const index_t j_lo = clamp_run(ow_lo - ow0, 0, n), j_hi = clamp_run(ow_hi - ow0, j_lo, n);
+        const index_t j_lo = std::clamp(ow_lo - ow0, index_t(0), n), j_hi = std::clamp(ow_hi - ow0, j_lo, n);
         for (index_t j = 0; j < j_lo; ++j) out[j] = T(0);
         const T* src = row + ow0 * sw + shift;
         if (sw == 1) {
@@ -97,7 +99,6 @@ struct im2col {
       i += n;
     }
   }
-  static index_t clamp_run(index_t v, index_t lo, index_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 };
 
 template <class T>
@@ -167,8 +168,7 @@ struct col2im_add {
             // the ow whose w falls in [w0, w0 + n) instead of testing every w.
             const index_t sw = g.stride_w, first = w0 + shift, last = w0 + n + shift;  // ow·sw in [first, last)
             const index_t ow_lo = first <= 0 ? 0 : (first + sw - 1) / sw;
-            index_t ow_hi = last <= 0 ? 0 : (last + sw - 1) / sw;
-            if (ow_hi > g.out_w) ow_hi = g.out_w;
+            const index_t ow_hi = last <= 0 ? 0 : std::min((last + sw - 1) / sw, g.out_w);
             for (index_t ow = ow_lo; ow < ow_hi; ++ow) out[ow * sw - shift - w0] += crow[ow];
           }
         }

@@ -23,11 +23,7 @@ conv_geometry geometry(index_t c, index_t h, index_t w, index_t kh, index_t kw, 
   return g;
 }
 
-std::vector<float> pattern(std::size_t n, float scale) {
-  std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = scale * float((i * 7919 + 13) % 1009) - 0.5f * scale * 1009.f;
-  return v;
-}
+std::vector<float> values(index_t n, std::uint64_t seed) { return test::randu<float>(shape(n), seed, -1.f, 1.f).to_vector(); }
 
 // Cuts [0, total) into pieces at the given points and runs range() on each.
 template <class K>
@@ -53,8 +49,8 @@ void check_geometry(const conv_geometry& g, index_t images) {
   CAPTURE(g.pad_h);
   CAPTURE(g.pad_w);
   const index_t image = g.channels * g.height * g.width, per_col = g.col_rows() * g.col_cols();
-  const auto x = pattern(std::size_t(images * image), 1e-3f);
-  const auto col_in = pattern(std::size_t(images * per_col), 2e-3f);
+  const auto x = values(images * image, 1);
+  const auto col_in = values(images * per_col, 2);
   // cuts: none, every 7, and ones that fall mid-row and on image boundaries
   const std::vector<std::vector<index_t>> cut_sets{
       {}, {1, g.out_w + 1, per_col - 1, per_col, per_col + 3}, {image / 2, image, image + g.width - 1}, [&] {
@@ -77,7 +73,7 @@ void check_geometry(const conv_geometry& g, index_t images) {
   }
 
   // col2im_add accumulates into dx
-  std::vector<float> dx_want = pattern(std::size_t(images * image), 5e-4f);
+  std::vector<float> dx_want = values(images * image, 3);
   const std::vector<float> dx0 = dx_want;
   const kernels::col2im_add<float> fold{col_in.data(), dx_want.data(), g, images * (per_col > image ? per_col : image)};
   for (index_t i = 0; i < images * image; ++i) fold(i);
@@ -112,7 +108,7 @@ TEST_CASE("upsample_nearest_kernel: host range() equals the per-index formula, a
     CAPTURE(scale);
     const index_t planes = 5, in_h = 3, in_w = 7, out_h = in_h * scale, out_w = in_w * scale;
     const index_t total = planes * out_h * out_w;
-    const auto x = pattern(std::size_t(planes * in_h * in_w), 1e-2f);
+    const auto x = values(planes * in_h * in_w, 4);
     std::vector<float> want(std::size_t(total), -1.f);
     const nn::functional::detail::upsample_nearest_kernel<float> ref{x.data(), want.data(), out_h, out_w, scale};
     for (index_t i = 0; i < total; ++i) ref(i);
