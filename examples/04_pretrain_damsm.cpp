@@ -4,17 +4,77 @@
 //
 //   04_pretrain_damsm --data data/birds --out runs/demo/damsm.safetensors --epochs 30
 //
-// As the original: the whole text encoder and the image encoder's two
-// projections are trained (its trunk is not), Adam (0.5, 0.999) re-created
-// every epoch with lr 0.002 decayed by 0.98 per epoch, the text encoder's
-// gradient norm clipped at 0.25, loss w0 + w1 + s0 + s1 with class masking.
+// As the original: the whole text encoder is trained, Adam (0.5, 0.999)
+// re-created every epoch with lr 0.002 decayed by 0.98 per epoch, the text
+// encoder's gradient norm clipped at 0.25, loss w0 + w1 + s0 + s1 with class
+// masking. The original freezes its ImageNet Inception trunk and trains only
+// the two projections; the small image encoder here starts from random
+// weights, so by default all of it learns. --attribute-pretrain first gives
+// that trunk a head start on the synthetic birds' part colours, after which
+// --freeze-trunk trains only the projections, as the original.
 // The file is written after every epoch (atomically) and when Ctrl-C stops
 // the run.
 #include "attngan_app.hpp"
 
+#include <attngan/data/synthetic_birds.hpp>
+#include <attngan/models/attngan/damsm.hpp>
+
 #include <CLI/CLI.hpp>
 
+#include <map>
+
 using namespace app;
+
+namespace {
+
+/// --attribute-pretrain: `epochs` passes of models::trunk_attribute_pretrainer
+/// over the loader's batches, labels read from <data>/synthetic_birds.txt.
+void pretrain_trunk(const std::string& data_dir, const data::cub_dataset& train, data::batch_loader& loader,
+                    image_network& image, generator& rng, int epochs) {
+  std::map<std::string, data::bird_attributes> truth;
+  try {
+    for (auto& r : data::read_synthetic_attributes(data_dir)) truth.emplace(r.key, r.attributes);
+  } catch (const io_error& e) {
+    throw value_error("pretrain", attngan::detail::cat("--attribute-pretrain needs the part colours of the synthetic "
+                                                       "birds (03_make_synthetic_birds writes them): ",
+                                                       e.what()));
+  }
+  constexpr int parts = data::part_count, colours = 9;
+  models::trunk_attribute_pretrainer<image_encoder_spec, parts, colours, T, B> pre(image, rng);
+  const std::size_t per_epoch = loader.batches_per_epoch();
+  std::printf("image trunk head start: %d epochs naming %d part colours of %zu training images\n", epochs, parts,
+              train.size());
+  progress bar("step", per_epoch * std::size_t(epochs));
+  std::size_t step = 0;
+  for (int epoch = 0; epoch < epochs && !stop_requested(); ++epoch) {
+    // Epochs numbered after the DAMSM's, so the two phases see different orders.
+    loader.start_epoch(std::uint64_t(1000000 + epoch));
+    double right = 0;
+    std::size_t n = 0;
+    while (auto b = loader.next()) {
+      std::vector<index_t> labels;
+      labels.reserve(b->size() * parts);
+      for (const auto& key : b->keys) {
+        const auto it = truth.find(key);
+        if (it == truth.end())
+          throw value_error("pretrain", attngan::detail::cat("image '", key, "' is not in ", data_dir, "/",
+                                                             data::synthetic_attributes_file));
+        for (int p = 0; p < parts; ++p) labels.push_back(index_t(it->second.colours.c[std::size_t(p)]));
+      }
+      const auto r = pre.step(b->images.front(), labels);
+      right += r.accuracy;
+      ++n;
+      ++step;
+      char share[32];
+      std::snprintf(share, sizeof share, "%.1f %%", 100.0 * right / double(n));
+      bar.update(step, attngan::detail::cat("epoch ", epoch + 1, "  loss ", r.loss, "  parts right ", share));
+      if (stop_requested()) break;
+    }
+  }
+  std::printf("head start done (%.1f s)\n", bar.seconds());
+}
+
+}  // namespace
 
 // Built alone this is main(); examples/programs.cpp builds the four programs
 // in one translation unit (one instantiation of the model) under other names.
@@ -48,8 +108,23 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--dropout", dropout, "Dropout on the text encoder's word embeddings")
       ->check(CLI::Range(0.0, 0.95))
       ->capture_default_str();
+  int attribute_epochs = 0;
+  cli.add_option("--attribute-pretrain", attribute_epochs,
+                 "First teach the image trunk, for this many epochs, to name each part's colour (from the synthetic "
+                 "birds' synthetic_birds.txt): a head start for its random weights; 0: off")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  bool freeze_trunk = false;
+  cli.add_flag("--freeze-trunk", freeze_trunk,
+               "DAMSM then trains only the image encoder's two projections, as the original does with its "
+               "pretrained Inception (default: the whole image encoder learns)");
+  bool no_flip = false;
+  cli.add_flag("--no-flip", no_flip,
+               "No random horizontal flip of the training images (the original flips half of them; the synthetic "
+               "birds all face right)");
   CLI11_PARSE(cli, argc, argv);
   damsm.adam_per_epoch = !keep_adam;
+  damsm.train_image_trunk = !freeze_trunk;
 
   try {
     install_stop_handler();
@@ -62,6 +137,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     lo.branches = 1;
     lo.workers = workers;
     lo.seed = seed;
+    lo.flip = !no_flip;
     data::batch_loader loader(train, lo);
     if (int(train.vocab().size()) > preset::n_words)
       throw value_error("pretrain", attngan::detail::cat("the vocabulary has ", train.vocab().size(),
@@ -73,10 +149,15 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     text->dropout = dropout;
     text.train();
     image.train();
+    const std::size_t per_epoch = loader.batches_per_epoch();
+    if (attribute_epochs > 0) pretrain_trunk(data_dir, train, loader, image, rng, attribute_epochs);
+    if (stop_requested()) {
+      std::printf("stopped during the trunk's head start; nothing written\n");
+      return 130;
+    }
     models::damsm_trainer<text_encoder_spec, image_encoder_spec, T, B> trainer(text, image, damsm);
     generator dropout_rng(seed + 1);
 
-    const std::size_t per_epoch = loader.batches_per_epoch();
     std::printf("DAMSM pretraining: %zu training images, %zu words, batch %d, %zu steps per epoch, %d epochs -> %s\n",
                 train.size(), train.vocab().size(), batch_size, per_epoch, epochs, out.c_str());
     progress bar("step", per_epoch * std::size_t(epochs));
@@ -99,7 +180,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       last_loss = n ? sum / double(n) : 0.0;
       trainer.end_epoch();
       save_damsm(out, text, image, train.vocab(),
-                 nlohmann::json{{"epochs", epoch + 1}, {"steps", step}, {"mean_loss_last_epoch", last_loss}, {"seed", seed}});
+                 nlohmann::json{{"epochs", epoch + 1}, {"steps", step}, {"mean_loss_last_epoch", last_loss}, {"seed", seed}, {"flip", lo.flip},
+                                {"attribute_pretrain_epochs", attribute_epochs}, {"trunk_trained", !freeze_trunk}});
     }
     std::printf("%s after %d epochs (%zu steps, %.1f s): mean loss of the last epoch %.4f, saved %s\n",
                 stop_requested() ? "stopped" : "done", epoch, step, bar.seconds(), last_loss, out.c_str());

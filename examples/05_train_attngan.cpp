@@ -91,8 +91,14 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--lambda", hyper.lambda, "Weight of the DAMSM loss in the generator's loss (TRAIN.SMOOTH.LAMBDA)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  bool no_flip = false;
+  cli.add_flag("--no-flip", no_flip,
+               "No random horizontal flip of the training images (the original flips half of them; the synthetic "
+               "birds all face right)");
   bool resume = false;
-  cli.add_flag("--resume", resume, "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates and lambda)");
+  cli.add_flag("--resume", resume,
+               "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates, lambda and "
+               "flip)");
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -108,13 +114,15 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     lo.branches = stages;
     lo.workers = workers;
     lo.seed = seed;
+    lo.flip = !no_flip;
     data::batch_loader loader(train, lo);
 
     generator rng(seed);
     gan_trainer trainer(rng, true, hyper);
     const fs::path checkpoint = dir / "checkpoint.safetensors";
     const nlohmann::json run{{"seed", seed},          {"batch", batch_size},   {"data", fs::absolute(data_dir).string()},
-                             {"lr_g", hyper.lr_g},    {"lr_d", hyper.lr_d},    {"lambda", hyper.lambda}};
+                             {"lr_g", hyper.lr_g},    {"lr_d", hyper.lr_d},    {"lambda", hyper.lambda},
+                             {"flip", lo.flip}};
     std::size_t step = 0;
     data::vocabulary vocab;
     if (resume) {
@@ -123,10 +131,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       const auto defaults = models::gan_hyperparameters::of<preset>();
       if (loaded.run.value("seed", seed + 1) != seed || loaded.run.value("batch", 0) != batch_size ||
           loaded.run.value("lr_g", defaults.lr_g) != hyper.lr_g || loaded.run.value("lr_d", defaults.lr_d) != hyper.lr_d ||
-          loaded.run.value("lambda", defaults.lambda) != hyper.lambda)
+          loaded.run.value("lambda", defaults.lambda) != hyper.lambda || loaded.run.value("flip", true) != lo.flip)
         throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ",
                                                         loaded.run.dump(),
-                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d and --lambda"));
+                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, --lambda and --no-flip"));
       step = std::size_t(loaded.info.step);
       vocab = std::move(loaded.vocab);
       std::printf("resuming from %s at step %zu\n", checkpoint.c_str(), step);
@@ -181,7 +189,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       report::html_report page("attngan training: " + out);
       page.add_paragraph(attngan::detail::cat(config_name, " model, ", train.size(), " training images, batch ",
                                               batch_size, ", seed ", seed, ", lr_g ", hyper.lr_g, ", lr_d ",
-                                              hyper.lr_d, ", lambda ", hyper.lambda, "; step ", at_step, " of ",
+                                              hyper.lr_d, ", lambda ", hyper.lambda, lo.flip ? "" : ", no flip",
+                                              "; step ", at_step, " of ",
                                               steps, "."));
       const auto curves = report::read_metrics_jsonl(dir / "metrics.jsonl", {"g_total", "d0", "d1", "w_loss0",
                                                                              "w_loss1", "s_loss0", "s_loss1", "kl"});
@@ -199,9 +208,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     };
 
     std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n"
-                "  lr_g %g, lr_d %g, lambda %g\n",
+                "  lr_g %g, lr_d %g, lambda %g%s\n",
                 config_name, train.size(), batch_size, per_epoch, steps, out.c_str(), hyper.lr_g, hyper.lr_d,
-                hyper.lambda);
+                hyper.lambda, lo.flip ? "" : ", no random flip");
     progress bar("step", std::size_t(steps), step);
     while (step < std::size_t(steps) && !stop_requested()) {
       const std::size_t epoch = step / per_epoch;

@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--attribute-pretrain", type=int, default=0, metavar="EPOCHS",
                     help="first train the image encoder's trunk to name each part's colour (synthetic_birds.txt), "
                          "a stand-in for a pretrained trunk")
+    ap.add_argument("--freeze-trunk", action="store_true",
+                    help="after --attribute-pretrain, train only the image encoder's two projections")
     ap.add_argument("--text-attribute-pretrain", type=int, default=0, metavar="EPOCHS",
                     help="first train the text encoder to name the bird's part colours from one of its captions")
     ap.add_argument("--seed", type=int, default=0)
@@ -187,12 +189,18 @@ def main():
         text.train()
         pretrain_on_attributes(a.text_attribute_pretrain, list(text.parameters()), cfg.emb_dim,
                                sentence_features, "text attribute")
+    image_params = list(image.parameters())
+    if a.freeze_trunk:
+        if not a.attribute_pretrain or a.true_attributes:
+            sys.exit("--freeze-trunk needs --attribute-pretrain")
+        trunk = {id(p) for p in list(image.local.parameters()) + list(image.glob.parameters())}
+        image_params = [p for p in image_params if id(p) not in trunk]
     lr = a.lr
     adam = None
     for epoch in range(a.epochs):
         if adam is None or not a.keep_adam:
             adam = torch.optim.Adam([{"params": list(text.parameters())},
-                                     {"params": list(image.parameters()), "lr": a.image_lr or lr}],
+                                     {"params": image_params, "lr": a.image_lr or lr}],
                                     lr=lr, betas=(0.5, 0.999))
         text.train()
         image.train()

@@ -200,6 +200,31 @@ TEST_CASE("transforms: train_transform gives per-stage (3, S, S) tensors normali
   CHECK(from_tensor(to_tensor(last)).rgb == last.rgb);
 }
 
+TEST_CASE("transforms: allow_flip false keeps the crop and never mirrors") {
+  const image src = pattern(500, 375, 1);
+  const bbox box{60, 27, 325, 304};
+  const pipeline_sizes sizes(64, 3);
+  int flipped_seeds = 0;
+  for (std::uint64_t seed = 0; seed < 16; ++seed) {
+    generator g_on(seed), g_off(seed);
+    transform_record on, off;
+    const auto with_flip = train_images(src, box, sizes, g_on, &on, true);
+    const auto without = train_images(src, box, sizes, g_off, &off, false);
+    // The same draw: same crop, and the generators stay in step.
+    CHECK(off.crop_x == on.crop_x);
+    CHECK(off.crop_y == on.crop_y);
+    CHECK_FALSE(off.flipped);
+    CHECK(g_off.offset() == g_on.offset());
+    image mirrored = without[2];
+    flip_horizontal(mirrored);
+    CHECK(with_flip[2].rgb == (on.flipped ? mirrored.rgb : without[2].rgb));
+    flipped_seeds += on.flipped;
+  }
+  // Both branches were exercised.
+  CHECK(flipped_seeds > 0);
+  CHECK(flipped_seeds < 16);
+}
+
 TEST_CASE("transforms: the DAMSM configuration is Scale(355), RandomCrop(299), one stage") {
   const image src = pattern(320, 240, 2);
   generator g(3);

@@ -263,6 +263,65 @@ TEST_CASE("damsm_trainer with train_image_trunk: the trunk learns too, the froze
   CHECK(text_frozen == text_trained);
 }
 
+TEST_CASE("trunk_attribute_pretrainer: the trunk learns to name colours, the projections stay as they were") {
+  // Two groups (left and right half of the image), three classes (which of
+  // red, green, blue fills that half, under noise): the head start must learn
+  // them from the pooled trunk vector alone. Input 63: the glob unit's
+  // output is 1x1, so the pooled vector still knows left from right.
+  using spec = models::small_image_encoder<8, 63, 4, 6, 8, 10, 12, 16>;
+  generator rng(5);
+  nn::network<spec, float, cpu> image(rng);
+  image.train();
+  const auto before = image.parameter_arena().to_vector();
+  models::trunk_attribute_pretrainer<spec, 2, 3, float, cpu> pre(image, rng);
+  const index_t n = 12, side = 32;
+  const auto batch = [&](std::uint64_t seed, std::vector<index_t>& labels) {
+    generator g(seed);
+    const auto noise = g.uniform<float, cpu>(shape(n, 3, side, side), -0.3f, 0.3f).to_vector();
+    const auto picks = g.uniform<float, cpu>(shape(n, 2), 0.0f, 3.0f).to_vector();
+    std::vector<float> x(noise);
+    labels.clear();
+    for (index_t i = 0; i < n; ++i)
+      for (int half = 0; half < 2; ++half) {
+        const int c = std::min(2, int(picks[std::size_t(i * 2 + half)]));
+        labels.push_back(c);
+        for (int ch = 0; ch < 3; ++ch)
+          for (index_t y = 0; y < side; ++y)
+            for (index_t xx = half * side / 2; xx < (half + 1) * side / 2; ++xx)
+              x[std::size_t(((i * 3 + ch) * side + y) * side + xx)] += ch == c ? 0.6f : -0.6f;
+      }
+    return tensor<float, cpu>::from_host(shape(n, 3, side, side), x);
+  };
+  std::vector<index_t> labels;
+  double first_loss = 0, last_loss = 0, early = 0, late = 0;  // accuracy of the first and last 10 steps
+  for (int step = 0; step < 60; ++step) {
+    const auto x = batch(100 + std::uint64_t(step), labels);
+    const auto r = pre.step(x, labels);
+    REQUIRE(std::isfinite(r.loss));
+    if (step == 0) first_loss = r.loss;
+    last_loss = r.loss;
+    if (step < 10) early += r.accuracy / 10;
+    if (step >= 50) late += r.accuracy / 10;
+  }
+  CAPTURE(early);
+  CHECK(first_loss > 0.9);  // about ln 3 at the start
+  CHECK(last_loss < 0.7 * first_loss);
+  CHECK(late >= 0.85);      // chance: 1/3
+  // Trunk moved, projections did not.
+  for (const auto& e : image.entries()) {
+    if (e.kind != nn::tensor_kind::parameter) continue;
+    const auto now = image.state(e.name).to_vector();
+    bool any = false;
+    for (std::size_t i = 0; i < now.size(); ++i) any = any || now[i] != before[std::size_t(e.offset) + i];
+    CAPTURE(e.name);
+    CHECK(any == (e.name.rfind("emb_", 0) != 0));
+  }
+  // A label list of the wrong length is refused.
+  const auto x = batch(1, labels);
+  labels.pop_back();
+  CHECK_THROWS_AS((void)pre.step(x, labels), shape_error);
+}
+
 TEST_CASE("damsm_trainer with adam_per_epoch false: end_epoch keeps Adam's moments, the default resets them") {
   // Three steps on the same batch with an epoch boundary after the first,
   // no lr decay: kept moments give exactly the run without the boundary;

@@ -86,6 +86,7 @@ expect_error "data folder in the wrong layout" "wrong_layout" "$BIN/04_pretrain_
 expect_error "output folder cannot be created" "cannot create" "$BIN/05_train_attngan" --data birds --damsm damsm.safetensors \
   --out "$CKPT/sub" --steps 1
 expect_error "resume with another DAMSM weight" "resume with the same" "${TRAIN[@]}" --out whole --resume --lambda 7
+expect_error "resume without the random flip" "--no-flip" "${TRAIN[@]}" --out whole --resume --no-flip
 expect_error "a negative learning rate" "--lr-g" "${TRAIN[@]}" --out lr_bad --lr-g -1
 [[ ! -e lr_bad ]] && pass "nothing written for a refused learning rate" || fail "lr_bad was created"
 expect_error "--inception file missing" "nope_inception.pth" "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" \
@@ -95,6 +96,17 @@ expect_error "more Inception Score splits than test images" "exceeds the 8 test 
 expect_error "--inception weights of another network, keys named" "Mixed_7c.branch_pool.conv.weight" \
   "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --inception-splits 2 --json inc.json
 [[ ! -e inc.json ]] && pass "no scores written for refused Inception weights" || fail "inc.json was written"
+# The image trunk's head start reads the synthetic birds' part colours.
+if "$BIN/04_pretrain_damsm" --data birds --out damsm_attr.safetensors --epochs 1 --batch 8 --attribute-pretrain 1 \
+     --freeze-trunk --no-flip >attr.log 2>&1 && grep -q "head start done" attr.log && [[ -s damsm_attr.safetensors ]]; then
+  pass "DAMSM with --attribute-pretrain 1 --freeze-trunk --no-flip: $(grep -o 'parts right [0-9.]* %' attr.log | tail -1)"
+else
+  fail "DAMSM with --attribute-pretrain: $(tail -3 attr.log)"
+fi
+cp -r birds birds_plain && rm birds_plain/synthetic_birds.txt
+expect_error "--attribute-pretrain without part colours" "--attribute-pretrain needs" \
+  "$BIN/04_pretrain_damsm" --data birds_plain --out attr_bad.safetensors --epochs 1 --batch 8 --attribute-pretrain 1
+[[ ! -e attr_bad.safetensors ]] && pass "nothing written without part colours" || fail "attr_bad.safetensors was written"
 expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --sentence "a red bird"
 [[ ! -e x.safetensors ]] && pass "no file from the failed pretraining" || fail "x.safetensors was written"
 

@@ -73,6 +73,10 @@ struct loader_options {
   int branches = 3;             ///< TREE.BRANCH_NUM (1 for DAMSM)
   bool shuffle = true;
   bool drop_last = true;
+  /// RandomHorizontalFlip (the original: on). Off keeps a dataset's pose:
+  /// the synthetic birds all face right, and a short run learns one pose
+  /// faster than two. The crops are the same either way.
+  bool flip = true;
   int workers = 0;              ///< background threads; 0 = build batches in next()
   int prefetch = 0;             ///< batches built ahead; 0 = 2 per worker
   std::uint64_t seed = 0;
@@ -228,7 +232,7 @@ inline batch make_batch(const cub_dataset& data, const loader_options& opt, std:
     try {
       const image img = data.load_image(it.index);
       generator rng = item_generator(opt, epoch, it.index);
-      it.images = train_transform(img, data.box(it.index), opt.base_size, opt.branches, rng);
+      it.images = train_transform(img, data.box(it.index), opt.base_size, opt.branches, rng, nullptr, opt.flip);
     } catch (const io_error&) {
       throw;  // already names the file
     } catch (const attngan::error& e) {

@@ -526,11 +526,15 @@ inline std::vector<image> train_images(const image& src, const std::optional<bbo
 }
 
 /// Steps 1-4 with the random crop and flip drawn from `rng` (draw_crop_flip).
+/// `allow_flip` false never mirrors (the draw is made all the same, so the
+/// crops, and every later draw of `rng`, do not change).
 inline std::vector<image> train_images(const image& src, const std::optional<bbox>& box, const pipeline_sizes& sizes,
-                                       generator& rng, transform_record* record = nullptr) {
+                                       generator& rng, transform_record* record = nullptr, bool allow_flip = true) {
   if (src.empty()) throw value_error("train_transform", "the input image is empty");
   const auto [w, h] = scaled_size(src, box, sizes);
-  return train_images(src, box, sizes, draw_crop_flip(rng, w, h, sizes.final_size()), record);
+  random_crop_flip choice = draw_crop_flip(rng, w, h, sizes.final_size());
+  choice.flip = choice.flip && allow_flip;
+  return train_images(src, box, sizes, choice, record);
 }
 
 /// The whole of §10.1 for one image: per-stage (3, S, S) float tensors in
@@ -539,8 +543,8 @@ inline std::vector<image> train_images(const image& src, const std::optional<bbo
 /// three-double draw of `rng`.
 inline std::vector<tensor<float, cpu>> train_transform(const image& src, const std::optional<bbox>& box,
                                                        int base_size, int branches, generator& rng,
-                                                       transform_record* record = nullptr) {
-  const auto stages = train_images(src, box, pipeline_sizes(base_size, branches), rng, record);
+                                                       transform_record* record = nullptr, bool allow_flip = true) {
+  const auto stages = train_images(src, box, pipeline_sizes(base_size, branches), rng, record, allow_flip);
   std::vector<tensor<float, cpu>> out;
   out.reserve(stages.size());
   for (const auto& s : stages) out.push_back(to_tensor(s));

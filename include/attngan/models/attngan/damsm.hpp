@@ -17,6 +17,7 @@
 // (B_img, R, B_cap, T), the contexts one batched GEMM.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include "attngan/autodiff/reduce.hpp"
 #include "attngan/autodiff/var.hpp"
 #include "attngan/core/random.hpp"
+#include "attngan/nn/layers.hpp"
 #include "attngan/nn/module.hpp"
 #include "attngan/nn/ops/loss.hpp"
 #include "attngan/nn/ops/shape_ops.hpp"
@@ -313,6 +315,88 @@ class damsm_trainer {
   tensor<T, B> image_values_, image_grads_;
   std::vector<var<T, B>> trained_;
   std::optional<optim::adam<T, B>> text_adam_, image_adam_;
+};
+
+// ------------------------------------------------------------ a head start for a random trunk
+
+struct attribute_step_result {
+  double loss;      ///< mean cross-entropy over samples and groups
+  double accuracy;  ///< share of (sample, group) labels the head names right
+};
+
+/// Teaches a randomly initialised image trunk to name labelled attributes
+/// before DAMSM pretraining — a stand-in for the ImageNet prior of the
+/// original's Inception, which the small encoder lacks (bench/RESULTS.md,
+/// "The DAMSM bottleneck"). A throwaway linear head maps the trunk's pooled
+/// vector (ImageSpec's `pooled`, e.g. small_image_encoder) to Groups softmaxes
+/// of Classes values each — for the synthetic birds 7 parts × 9 colours —, the
+/// loss is their mean cross-entropy, and Adam updates the trunk and the head.
+/// The projections (emb_features, emb_cnn_code, the image network's last
+/// parameters) are not touched. Keeps a reference to the network.
+template <class ImageSpec, int Groups, int Classes, real T, backend B>
+class trunk_attribute_pretrainer {
+ public:
+  static_assert(Groups > 0 && Classes > 1, "attngan::models::trunk_attribute_pretrainer: Groups > 0, Classes > 1");
+  using image_network = nn::network<ImageSpec, T, B>;
+  using head_spec = nn::linear<ImageSpec::global_channels, Groups * Classes>;
+
+  trunk_attribute_pretrainer(image_network& image, generator& rng, optim::adam_options o = {})
+      : image_(image), head_(rng) {
+    index_t trunk_end = -1;
+    std::size_t k = 0;
+    for (const auto& e : image.entries()) {
+      if (e.kind != nn::tensor_kind::parameter) continue;
+      const bool projection = e.name.rfind("emb_features.", 0) == 0 || e.name.rfind("emb_cnn_code.", 0) == 0;
+      if (projection && trunk_end < 0) trunk_end = e.offset;
+      if (!projection) {
+        if (trunk_end >= 0)
+          throw value_error("trunk_attribute_pretrainer",
+                            attngan::detail::cat("the image encoder's projections must be its last parameters; ",
+                                                 e.name, " follows them"));
+        trained_.push_back(image.parameters()[k]);
+      }
+      ++k;
+    }
+    if (trunk_end <= 0) throw value_error("trunk_attribute_pretrainer", "the image encoder has no trunk parameters");
+    for (const auto& p : head_.parameters()) trained_.push_back(p);
+    trunk_values_ = image.parameter_arena().subview(0, shape(trunk_end));
+    trunk_grads_ = image.gradient_arena().subview(0, shape(trunk_end));
+    trunk_adam_.emplace(trunk_values_, trunk_grads_, o);
+    head_adam_.emplace(head_.parameter_arena(), head_.gradient_arena(), o);
+  }
+  trunk_attribute_pretrainer(const trunk_attribute_pretrainer&) = delete;
+  trunk_attribute_pretrainer& operator=(const trunk_attribute_pretrainer&) = delete;
+
+  /// images (N, 3, H, W); labels N·Groups class indices, sample-major
+  /// (labels[n·Groups + g] is group g of sample n), each in [0, Classes).
+  attribute_step_result step(const tensor<T, B>& images, const std::vector<index_t>& labels) {
+    const index_t n = images.shape()[0];
+    if (index_t(labels.size()) != n * Groups)
+      throw shape_error("trunk_attribute_pretrainer", attngan::detail::cat(labels.size(), " labels for ", n,
+                                                                           " images of ", Groups, " groups"));
+    image_.zero_grad();
+    head_.zero_grad();
+    const var<T, B> pooled = image_->pooled(var<T, B>::leaf(images.clone()));
+    const var<T, B> logits = reshape(head_(pooled), shape(n * Groups, Classes));
+    const var<T, B> loss = nn::functional::cross_entropy(logits, labels);
+    backward(loss, trained_);
+    trunk_adam_->step();
+    head_adam_->step();
+    const auto z = logits.value().to_vector();
+    std::size_t right = 0;
+    for (std::size_t r = 0; r < labels.size(); ++r) {
+      const auto row = z.begin() + std::ptrdiff_t(r * Classes);
+      right += std::size_t(std::max_element(row, row + Classes) - row) == std::size_t(labels[r]);
+    }
+    return {double(loss.item()), double(right) / double(labels.size())};
+  }
+
+ private:
+  image_network& image_;
+  nn::network<head_spec, T, B> head_;
+  std::vector<var<T, B>> trained_;
+  tensor<T, B> trunk_values_, trunk_grads_;
+  std::optional<optim::adam<T, B>> trunk_adam_, head_adam_;
 };
 
 }  // namespace attngan::models

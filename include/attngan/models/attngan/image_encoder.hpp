@@ -426,6 +426,7 @@ struct small_image_encoder {
                 "attngan::models::small_image_encoder: Nef must be positive and InputSize at least 63 (the 3×3 glob unit needs a 3×3 local grid)");
   static constexpr int nef = Nef;
   static constexpr int input_size = InputSize;
+  static constexpr int global_channels = Global;  ///< width of the pooled trunk vector
 
   template <int In, int Out, int K, int Stride>
   using unit = conv_bn_relu<In, Out, K, K, Stride, 0, 0, 1e-5>;
@@ -445,6 +446,12 @@ struct small_image_encoder {
       v.child("glob", glob);
       v.child("emb_features", emb_features);
       v.child("emb_cnn_code", emb_cnn_code);
+    }
+
+    /// The trunk alone: the pooled global vector (B, Global) before
+    /// emb_cnn_code, for a supervised head start (trunk_attribute_pretrainer).
+    var<T, B> pooled(const var<T, B>& image) const {
+      return mean(glob(local(detail::resize_input(image, InputSize, "small_image_encoder"))), {2, 3});
     }
 
     /// x (B, 3, H, W) in [−1, 1].
