@@ -119,9 +119,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                "DAMSM then trains only the image encoder's two projections, as the original does with its "
                "pretrained Inception (default: the whole image encoder learns)");
   bool no_flip = false;
-  cli.add_flag("--no-flip", no_flip,
-               "No random horizontal flip of the training images (the original flips half of them; the synthetic "
-               "birds all face right)");
+  cli.add_flag("--no-flip", no_flip, no_flip_help);
   CLI11_PARSE(cli, argc, argv);
   damsm.adam_per_epoch = !keep_adam;
   damsm.train_image_trunk = !freeze_trunk;

@@ -92,9 +92,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   bool no_flip = false;
-  cli.add_flag("--no-flip", no_flip,
-               "No random horizontal flip of the training images (the original flips half of them; the synthetic "
-               "birds all face right)");
+  cli.add_flag("--no-flip", no_flip, no_flip_help);
   bool resume = false;
   cli.add_flag("--resume", resume,
                "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates, lambda and "

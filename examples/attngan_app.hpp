@@ -45,6 +45,10 @@ using image_network = nn::network<image_encoder_spec, T, B>;
 using gan_trainer = models::gan_trainer<preset, image_encoder_spec, T, B>;
 inline constexpr int stages = preset::branch_num;
 inline constexpr const char* config_name = "small-32-64";  // written into every file, checked on load
+/// The help of --no-flip (04 and 05).
+inline constexpr const char* no_flip_help =
+    "No random horizontal flip of the training images (the original flips half of them; the synthetic birds all "
+    "face right)";
 
 // ------------------------------------------------------------------ Ctrl-C
 

@@ -263,6 +263,21 @@ TEST_CASE("damsm_trainer with train_image_trunk: the trunk learns too, the froze
   CHECK(text_frozen == text_trained);
 }
 
+TEST_CASE("projection_offset: the trunk ends where emb_features begins; a network without projections is refused") {
+  generator rng(3);
+  nn::network<small_image_spec, float, cpu> image(rng);
+  const index_t projections = 8 * 10 + (8 * 16 + 8);  // emb_features (8, 10, 1, 1), emb_cnn_code (8, 16) + bias
+  CHECK(models::detail::projection_offset(image, "test") == image.parameter_count() - projections);
+  nn::network<nn::linear<4, 3>, float, cpu> plain(rng);
+  try {
+    (void)models::detail::projection_offset(plain, "test_op");
+    FAIL("no error");
+  } catch (const value_error& e) {
+    CHECK_CONTAINS(e.what(), "test_op");
+    CHECK_CONTAINS(e.what(), "no emb_features");
+  }
+}
+
 TEST_CASE("trunk_attribute_pretrainer: the trunk learns to name colours, the projections stay as they were") {
   // Two groups (left and right half of the image), three classes (which of
   // red, green, blue fills that half, under noise): the head start must learn

@@ -197,6 +197,26 @@ sent_loss_result<T, B> sent_loss(const var<T, B>& codes, const var<T, B>& sent,
 
 // ------------------------------------------------------------ DAMSM pretraining
 
+namespace detail {
+/// Offset, in the image network's parameter arena, of its two projections
+/// (emb_features, emb_cnn_code), which must be its last parameters: what
+/// comes before them is the trunk. value_error (naming `op`) otherwise.
+template <class Network>
+index_t projection_offset(const Network& image, const char* op) {
+  index_t first = -1;
+  for (const auto& e : image.entries()) {
+    if (e.kind != nn::tensor_kind::parameter) continue;
+    const bool projection = e.name.rfind("emb_features.", 0) == 0 || e.name.rfind("emb_cnn_code.", 0) == 0;
+    if (projection && first < 0) first = e.offset;
+    if (!projection && first >= 0)
+      throw value_error(op, attngan::detail::cat("the image encoder's projections must be its last parameters; ",
+                                                 e.name, " follows them"));
+  }
+  if (first < 0) throw value_error(op, "the image encoder has no emb_features / emb_cnn_code");
+  return first;
+}
+}  // namespace detail
+
 /// pretrain_DAMSM.py for birds (spec §10.6).
 struct damsm_options {
   damsm_gammas gammas{};
@@ -238,16 +258,7 @@ class damsm_trainer {
 
   damsm_trainer(text_network& text, image_network& image, damsm_options o = {})
       : text_(text), image_(image), o_(o), lr_(o.lr) {
-    index_t first = -1;
-    for (const auto& e : image.entries()) {
-      if (e.kind != nn::tensor_kind::parameter) continue;
-      const bool projection = e.name.rfind("emb_features.", 0) == 0 || e.name.rfind("emb_cnn_code.", 0) == 0;
-      if (projection && first < 0) first = e.offset;
-      if (!projection && first >= 0)
-        throw value_error("damsm_trainer", attngan::detail::cat("the image encoder's projections must be its last "
-                                                                "parameters; ", e.name, " follows them"));
-    }
-    if (first < 0) throw value_error("damsm_trainer", "the image encoder has no emb_features / emb_cnn_code");
+    index_t first = detail::projection_offset(image, "damsm_trainer");
     if (o.train_image_trunk) first = 0;
     const shape tail(image.parameter_count() - first);
     image_values_ = image.parameter_arena().subview(first, tail);
@@ -342,22 +353,14 @@ class trunk_attribute_pretrainer {
 
   trunk_attribute_pretrainer(image_network& image, generator& rng, optim::adam_options o = {})
       : image_(image), head_(rng) {
-    index_t trunk_end = -1;
+    const index_t trunk_end = detail::projection_offset(image, "trunk_attribute_pretrainer");
+    if (trunk_end == 0) throw value_error("trunk_attribute_pretrainer", "the image encoder has no trunk parameters");
     std::size_t k = 0;
-    for (const auto& e : image.entries()) {
-      if (e.kind != nn::tensor_kind::parameter) continue;
-      const bool projection = e.name.rfind("emb_features.", 0) == 0 || e.name.rfind("emb_cnn_code.", 0) == 0;
-      if (projection && trunk_end < 0) trunk_end = e.offset;
-      if (!projection) {
-        if (trunk_end >= 0)
-          throw value_error("trunk_attribute_pretrainer",
-                            attngan::detail::cat("the image encoder's projections must be its last parameters; ",
-                                                 e.name, " follows them"));
-        trained_.push_back(image.parameters()[k]);
+    for (const auto& e : image.entries())
+      if (e.kind == nn::tensor_kind::parameter) {
+        if (e.offset < trunk_end) trained_.push_back(image.parameters()[k]);
+        ++k;
       }
-      ++k;
-    }
-    if (trunk_end <= 0) throw value_error("trunk_attribute_pretrainer", "the image encoder has no trunk parameters");
     for (const auto& p : head_.parameters()) trained_.push_back(p);
     trunk_values_ = image.parameter_arena().subview(0, shape(trunk_end));
     trunk_grads_ = image.gradient_arena().subview(0, shape(trunk_end));
