@@ -215,6 +215,19 @@ index_t projection_offset(const Network& image, const char* op) {
   if (first < 0) throw value_error(op, "the image encoder has no emb_features / emb_cnn_code");
   return first;
 }
+
+/// The network's parameter vars whose arena offsets lie in [begin, end).
+template <class Network>
+auto parameters_between(const Network& net, index_t begin, index_t end) {
+  std::vector<typename Network::var_type> out;
+  std::size_t k = 0;
+  for (const auto& e : net.entries())
+    if (e.kind == nn::tensor_kind::parameter) {
+      if (e.offset >= begin && e.offset < end) out.push_back(net.parameters()[k]);
+      ++k;
+    }
+  return out;
+}
 }  // namespace detail
 
 /// pretrain_DAMSM.py for birds (spec §10.6).
@@ -263,12 +276,7 @@ class damsm_trainer {
     const shape tail(image.parameter_count() - first);
     image_values_ = image.parameter_arena().subview(first, tail);
     image_grads_ = image.gradient_arena().subview(first, tail);
-    std::size_t k = 0;
-    for (const auto& e : image.entries())
-      if (e.kind == nn::tensor_kind::parameter) {
-        if (e.offset >= first) trained_.push_back(image.parameters()[k]);
-        ++k;
-      }
+    trained_ = detail::parameters_between(image, first, image.parameter_count());
     for (const auto& p : text.parameters()) trained_.push_back(p);
     start_optimisers();
   }
@@ -355,12 +363,7 @@ class trunk_attribute_pretrainer {
       : image_(image), head_(rng) {
     const index_t trunk_end = detail::projection_offset(image, "trunk_attribute_pretrainer");
     if (trunk_end == 0) throw value_error("trunk_attribute_pretrainer", "the image encoder has no trunk parameters");
-    std::size_t k = 0;
-    for (const auto& e : image.entries())
-      if (e.kind == nn::tensor_kind::parameter) {
-        if (e.offset < trunk_end) trained_.push_back(image.parameters()[k]);
-        ++k;
-      }
+    trained_ = detail::parameters_between(image, 0, trunk_end);
     for (const auto& p : head_.parameters()) trained_.push_back(p);
     trunk_values_ = image.parameter_arena().subview(0, shape(trunk_end));
     trunk_grads_ = image.gradient_arena().subview(0, shape(trunk_end));

@@ -448,18 +448,25 @@ struct small_image_encoder {
       v.child("emb_cnn_code", emb_cnn_code);
     }
 
-    /// The trunk alone: the pooled global vector (B, Global) before
-    /// emb_cnn_code, for a supervised head start (trunk_attribute_pretrainer).
-    var<T, B> pooled(const var<T, B>& image) const {
-      return mean(glob(local(detail::resize_input(image, InputSize, "small_image_encoder"))), {2, 3});
+    struct trunk_outputs {
+      var<T, B> local;   ///< (B, Local, 17, 17)
+      var<T, B> pooled;  ///< (B, Global): glob's (B, Global, 8, 8) averaged
+    };
+    /// The trunk without the projections. x (B, 3, H, W) in [−1, 1].
+    trunk_outputs trunk(const var<T, B>& image) const {
+      const var<T, B> x = detail::resize_input(image, InputSize, "small_image_encoder");  // (B, 3, 299, 299)
+      const var<T, B> feat = local(x);
+      return {feat, mean(glob(feat), {2, 3})};
     }
+
+    /// The pooled trunk vector alone, before emb_cnn_code: what a supervised
+    /// head start trains on (trunk_attribute_pretrainer).
+    var<T, B> pooled(const var<T, B>& image) const { return trunk(image).pooled; }
 
     /// x (B, 3, H, W) in [−1, 1].
     image_features<T, B> operator()(const var<T, B>& image) const {
-      const var<T, B> x = detail::resize_input(image, InputSize, "small_image_encoder");  // (B, 3, 299, 299)
-      const var<T, B> feat = local(x);                        // (B, Local, 17, 17)
-      const var<T, B> global = mean(glob(feat), {2, 3});      // (B, Global, 8, 8) -> (B, Global)
-      return {emb_features(feat), emb_cnn_code(global)};      // (B, Nef, 17, 17), (B, Nef)
+      const trunk_outputs t = trunk(image);
+      return {emb_features(t.local), emb_cnn_code(t.pooled)};  // (B, Nef, 17, 17), (B, Nef)
     }
   };
 };
