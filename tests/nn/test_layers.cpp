@@ -66,3 +66,99 @@ TEST_CASE("gradcheck: an up-block and a residual-style composition") {
                           {&a, &b});
   CHECK(r.ok);
 }
+
+namespace {
+
+/// conv2d by its definition, in double: out, and from G = dL/dout the
+/// gradients of x, w and b.
+struct direct_conv {
+  std::vector<double> out, dx, dw, db;
+};
+direct_conv conv_by_definition(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
+                               const std::vector<float>& G, const shape& xs, const shape& ws,
+                               const nn::functional::conv2d_options& o) {
+  const index_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], KH = ws[2], KW = ws[3];
+  const index_t Ho = (H + 2 * o.pad_h - KH) / o.stride_h + 1, Wo = (W + 2 * o.pad_w - KW) / o.stride_w + 1;
+  direct_conv r{std::vector<double>(std::size_t(N * O * Ho * Wo)), std::vector<double>(x.size()),
+                std::vector<double>(w.size()), std::vector<double>(std::size_t(O))};
+  for (index_t n = 0; n < N; ++n)
+    for (index_t oc = 0; oc < O; ++oc)
+      for (index_t oh = 0; oh < Ho; ++oh)
+        for (index_t ow = 0; ow < Wo; ++ow) {
+          const std::size_t oi = std::size_t(((n * O + oc) * Ho + oh) * Wo + ow);
+          double s = b.empty() ? 0.0 : b[std::size_t(oc)];
+          r.db[std::size_t(oc)] += G[oi];
+          for (index_t c = 0; c < C; ++c)
+            for (index_t kh = 0; kh < KH; ++kh)
+              for (index_t kw = 0; kw < KW; ++kw) {
+                const index_t ih = oh * o.stride_h - o.pad_h + kh, iw = ow * o.stride_w - o.pad_w + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const std::size_t xi = std::size_t(((n * C + c) * H + ih) * W + iw);
+                const std::size_t wi = std::size_t(((oc * C + c) * KH + kh) * KW + kw);
+                s += double(w[wi]) * x[xi];
+                r.dw[wi] += double(G[oi]) * x[xi];
+                r.dx[xi] += double(G[oi]) * w[wi];
+              }
+          r.out[oi] = s;
+        }
+  return r;
+}
+
+/// Largest |a − b| relative to the largest |b|.
+double relative_error(const std::vector<float>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double scale = 0, err = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    scale = std::max(scale, std::abs(b[i]));
+    err = std::max(err, std::abs(double(a[i]) - b[i]));
+  }
+  return std::isnan(err) ? err : err / std::max(scale, 1e-30);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d on the cpu backend (shifted GEMMs, no column matrix) equals the definition") {
+  struct geometry {
+    const char* what;
+    shape x, w;
+    nn::functional::conv2d_options o;
+    bool bias;
+  };
+  // AttnGAN's kinds (3×3 s1 p1, 4×4 s2 p1, 4×4 s4 p0, 3×3 s2 p0), odd sizes
+  // where the stride does not divide the padded image, non-square kernels,
+  // a padded 1×1, a kernel as large as the padded input; batches below and
+  // above the thread count, so both the one-image-per-thread and the serial
+  // schedule run.
+  const std::vector<geometry> cases{
+      {"3x3 s1 p1, batch 5", shape(5, 6, 9, 7), shape(10, 6, 3, 3), {1, 1, 1, 1}, false},
+      {"3x3 s1 p1 bias, batch 1", shape(1, 4, 8, 8), shape(6, 4, 3, 3), {1, 1, 1, 1}, true},
+      {"4x4 s2 p1, batch 3", shape(3, 3, 16, 16), shape(8, 3, 4, 4), {2, 2, 1, 1}, false},
+      {"4x4 s2 p1, odd input", shape(2, 5, 9, 11), shape(4, 5, 4, 4), {2, 2, 1, 1}, true},
+      {"4x4 s4 p0", shape(3, 4, 8, 12), shape(2, 4, 4, 4), {4, 4, 0, 0}, true},
+      {"3x3 s2 p0", shape(2, 2, 7, 7), shape(3, 2, 3, 3), {2, 2, 0, 0}, false},
+      {"5x5 s1 p2", shape(2, 3, 6, 5), shape(4, 3, 5, 5), {1, 1, 2, 2}, true},
+      {"1x7 s1 p(0, 3)", shape(2, 3, 4, 9), shape(5, 3, 1, 7), {1, 1, 0, 3}, false},
+      {"7x1 s1 p(3, 0)", shape(2, 3, 9, 4), shape(5, 3, 7, 1), {1, 1, 3, 0}, false},
+      {"2x3 s(1, 2) p(1, 0)", shape(3, 3, 6, 9), shape(4, 3, 2, 3), {1, 2, 1, 0}, true},
+      {"1x1 s1 p1", shape(2, 3, 4, 4), shape(2, 3, 1, 1), {1, 1, 1, 1}, false},
+      {"3x3 s1 p0 on 3x3", shape(4, 2, 3, 3), shape(3, 2, 3, 3), {1, 1, 0, 0}, true},
+  };
+  std::uint64_t seed = 10;
+  for (const auto& k : cases) {
+    const std::string what = k.what;
+    CAPTURE(what);
+    vf x = vf::leaf(randn<float>(k.x, ++seed), true);
+    vf w = vf::leaf(randn<float>(k.w, ++seed), true);
+    vf b = k.bias ? vf::leaf(randn<float>(shape(k.w[0]), ++seed), true) : vf{};
+    vf out = nn::functional::conv2d(x, w, b, k.o);
+    const auto G = randn<float>(out.shape(), ++seed);
+    backward(sum(out * vf::leaf(G.clone())));
+    const auto ref = conv_by_definition(x.value().to_vector(), w.value().to_vector(),
+                                        k.bias ? b.value().to_vector() : std::vector<float>{}, G.to_vector(), k.x, k.w,
+                                        k.o);
+    CHECK(relative_error(out.value().to_vector(), ref.out) < 1e-5);
+    CHECK(relative_error(x.grad().to_vector(), ref.dx) < 1e-5);
+    CHECK(relative_error(w.grad().to_vector(), ref.dw) < 1e-5);
+    if (k.bias) CHECK(relative_error(b.grad().to_vector(), ref.db) < 1e-5);
+  }
+}

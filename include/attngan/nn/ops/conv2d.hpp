@@ -9,12 +9,17 @@
 //   db  += Σ_{n, oh, ow} G
 // The column matrix is recomputed in backward instead of kept: one image's
 // worth of memory at a time. 1×1 convolutions with stride 1 and no padding
-// skip im2col (the image is its own column matrix).
+// skip im2col (the image is its own column matrix). On the cpu backend every
+// other convolution skips the column matrix altogether
+// (backend/cpu/conv_shifted.hpp: one GEMM per kernel tap on shifted views of
+// the padded image, split by stride phase); the column path below serves the
+// other backends.
 #pragma once
 
 #include "attngan/autodiff/linalg.hpp"
 #include "attngan/autodiff/var.hpp"
 #include "attngan/backend/conv_kernels.hpp"
+#include "attngan/backend/cpu/conv_shifted.hpp"
 #include "attngan/backend/primitives.hpp"
 
 namespace attngan::nn::functional {
@@ -88,6 +93,14 @@ struct conv2d_node : node<T, B> {
     auto& x = *this->inputs[0];
     auto& w = *this->inputs[1];
     const T* G = this->grad.data();
+    if constexpr (std::is_same_v<B, cpu>) {
+      if (kernels::shifted_applies(g)) {
+        kernels::shifted_conv_backward<T>(g, batch, out_channels, x.value.data(), w.value.data(), G,
+                                          wants[1] ? w.grad_buffer() : nullptr, wants[0] ? x.grad_buffer() : nullptr);
+        backward_bias(wants, G);
+        return;
+      }
+    }
     const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
     const index_t out_image = out_channels * cols, per_col = rows * cols;
     const index_t chunk = images_per_chunk<T>(g, batch, direct(), column_budget<B>());
@@ -143,6 +156,10 @@ struct conv2d_node : node<T, B> {
         }
       }
     }
+    backward_bias(wants, G);
+  }
+
+  void backward_bias(const std::vector<char>& wants, const T* G) {
     if (has_bias && wants[2]) {  // db += Σ over batch and pixels
       auto& b = *this->inputs[2];
       primitives::reduce_sum<B>(b.grad_buffer(),
@@ -152,6 +169,30 @@ struct conv2d_node : node<T, B> {
     }
   }
 };
+
+/// out (N, O, Ho, Wo) = W · im2col(x[n]) (+ beta · out), chunk after chunk of
+/// images, the images of a chunk in parallel.
+template <real T, backend B>
+void conv2d_columns(const T* x, const T* w, T* out, T beta, const kernels::conv_geometry& g, index_t n, index_t oc) {
+  const bool direct = is_direct(g);
+  const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
+  const index_t chunk = images_per_chunk<T>(g, n, direct, column_budget<B>());
+  tensor<T, B> col;
+  if (!direct) col = tensor<T, B>(shape(chunk * rows * cols));
+  for (index_t n0 = 0; n0 < n; n0 += chunk) {
+    const index_t nb = chunk < n - n0 ? chunk : n - n0;
+    const T* c = x + n0 * image;
+    index_t c_stride = image;
+    if (!direct) {
+      primitives::for_each_index<B>(nb * rows * cols, kernels::im2col<T>{c, col.data(), g, nb * rows * cols});
+      c = col.data();
+      c_stride = rows * cols;
+    }
+    primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, cols, rows, T(1), w, rows, c,
+                                                         cols, beta, out + n0 * oc * cols, cols},
+                                nb, 0, c_stride, oc * cols);
+  }
+}
 
 }  // namespace detail
 
@@ -177,7 +218,7 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
   if (xs[2] + 2 * o.pad_h < ws[2] || xs[3] + 2 * o.pad_w < ws[3])
     throw shape_error("conv2d", attngan::detail::cat("kernel ", ws[2], "x", ws[3], " is larger than the padded input ",
                                                      xs));
-  const index_t n = xs[0], oc = ws[0], rows = g.col_rows(), cols = g.col_cols();
+  const index_t n = xs[0], oc = ws[0], cols = g.col_cols();
   tensor<T, B> out(shape(n, oc, g.out_h, g.out_w));
   T beta = T(0);
   if (bias.defined()) {
@@ -185,24 +226,14 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
                                   detail::add_channel_bias<T>{out.data(), bias.value().data(), oc, cols});
     beta = T(1);
   }
-  const bool direct = detail::is_direct(g);
-  const index_t chunk = detail::images_per_chunk<T>(g, n, direct, detail::column_budget<B>()), image = g.channels * g.height * g.width;
-  tensor<T, B> col;
-  if (!direct) col = tensor<T, B>(shape(chunk * rows * cols));
-  for (index_t n0 = 0; n0 < n; n0 += chunk) {  // out[n] = W · col[n], the images of a chunk in parallel
-    const index_t nb = chunk < n - n0 ? chunk : n - n0;
-    const T* c = x.value().data() + n0 * image;
-    index_t c_stride = image;
-    if (!direct) {
-      primitives::for_each_index<B>(nb * rows * cols, kernels::im2col<T>{c, col.data(), g, nb * rows * cols});
-      c = col.data();
-      c_stride = rows * cols;
+  bool done = false;
+  if constexpr (std::is_same_v<B, cpu>) {
+    if (kernels::shifted_applies(g)) {
+      kernels::shifted_conv_forward<T>(g, n, oc, x.value().data(), weight.value().data(), out.data(), beta != T(0));
+      done = true;
     }
-    primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, cols, rows, T(1),
-                                                         weight.value().data(), rows, c, cols, beta,
-                                                         out.data() + n0 * oc * cols, cols},
-                                nb, 0, c_stride, oc * cols);
   }
+  if (!done) detail::conv2d_columns<T, B>(x.value().data(), weight.value().data(), out.data(), beta, g, n, oc);
   std::vector<attngan::detail::node_ptr<T, B>> inputs{x.node(), weight.node()};
   if (bias.defined()) inputs.push_back(bias.node());
   return var<T, B>(attngan::detail::make_result<detail::conv2d_node<T, B>>(std::move(out), std::move(inputs), "conv2d",

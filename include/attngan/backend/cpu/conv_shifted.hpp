@@ -1,0 +1,263 @@
+// attngan/backend/cpu/conv_shifted.hpp — convolution on the CPU without a
+// column matrix ("shifted GEMMs").
+//
+// im2col writes C·KH·KW rows of Ho·Wo floats per image — nine times the
+// input for a 3×3 kernel — and the GEMM reads them back; on the CPU that
+// memory traffic cost as much as the arithmetic at AttnGAN's channel counts.
+// The column matrix is not needed. Pad the image once and split it by stride
+// phase: xp[c, a, b, i, j] = x_pad[c, i·SH + a, j·SW + b] (x_pad: x with PH,
+// PW zeros around; each phase plane is Hq × Wq, Hq = ⌈(H + 2·PH) / SH⌉). Kernel
+// tap k = (kh, kw) reads, for output pixel (oh, ow), phase (kh mod SH,
+// kw mod SW) at (oh + ⌊kh/SH⌋, ow + ⌊kw/SW⌋): over an extended output grid of
+// Ho rows × Wq columns (the columns past Wo are garbage, dropped afterwards)
+// that is a plain strided view X_k (C × Ho·Wq) of xp. So, per image,
+//     out_ext (O × Ho·Wq) = Σ_k W_k · X_k,            W_k[o, c] = W[o, c, kh, kw]
+//     dW_k (O × C)      += G_ext · X_kᵀ               G_ext: G with zero garbage columns
+//     dxp at tap k      += W_kᵀ · G_ext                then dx += dxp gathered back
+// KH·KW GEMMs with K = C (or O) on operands of one image that stay in the
+// core's cache. With stride 1 there is one phase and xp is just the padded
+// image. Images run in parallel, one per thread, each with its own scratch
+// and its own dW partial (summed in thread order: deterministic for a given
+// thread count). With fewer images than threads they run one after another
+// and Eigen parallelises each product.
+//
+// The summation order differs from im2col + one GEMM, so results agree with
+// it to rounding, not bit for bit (tests/nn/test_layers.cpp compares both
+// with a direct loop).
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+#include "attngan/backend/conv_kernels.hpp"
+#include "attngan/backend/cpu/cpu.hpp"
+#include "attngan/backend/cpu/gemm.hpp"
+#include "attngan/core/tensor.hpp"
+
+namespace attngan::kernels {
+
+/// Whether the cpu backend takes the shifted path: every geometry except
+/// 1×1 stride-1 unpadded ones (the image is then its own column matrix).
+inline bool shifted_applies(const conv_geometry& g) {
+  return !(g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0);
+}
+
+template <class T>
+struct shifted_conv {
+  conv_geometry g;
+  index_t out_channels;
+  index_t hq, wq, phases, plane, ext, taps;
+  index_t xp_size;  // per image: C·phases planes and a tail (the last tap's view runs past the last plane)
+  index_t dplane;   // dx scratch: a plane and that tail, so one GEMM's output rows never overlap
+
+  shifted_conv(const conv_geometry& geometry, index_t o) : g(geometry), out_channels(o) {
+    hq = (g.height + 2 * g.pad_h + g.stride_h - 1) / g.stride_h;
+    wq = (g.width + 2 * g.pad_w + g.stride_w - 1) / g.stride_w;
+    phases = g.stride_h * g.stride_w;
+    plane = hq * wq;
+    ext = g.out_h * wq;
+    taps = g.kernel_h * g.kernel_w;
+    xp_size = g.channels * phases * plane + g.kernel_w;
+    dplane = plane + g.kernel_w;
+  }
+
+  /// Start of tap k's view in a channel of planes `stride` apart.
+  index_t view(index_t k, index_t stride) const {
+    const index_t kh = k / g.kernel_w, kw = k % g.kernel_w;
+    return ((kh % g.stride_h) * g.stride_w + kw % g.stride_w) * stride + (kh / g.stride_h) * wq + kw / g.stride_w;
+  }
+
+  /// W (O, C, KH, KW) -> wk (KH·KW, O, C).
+  void split_taps(const T* w, T* wk) const {
+    const index_t C = g.channels, O = out_channels;
+    for (index_t o = 0; o < O; ++o)
+      for (index_t c = 0; c < C; ++c)
+        for (index_t k = 0; k < taps; ++k) wk[(k * O + o) * C + c] = w[(o * C + c) * taps + k];
+  }
+
+  /// xp = one image padded and split by phase.
+  void split(const T* x, T* xp) const {
+    const index_t H = g.height, W = g.width, sh = g.stride_h, sw = g.stride_w;
+    for (index_t c = 0; c < g.channels; ++c)
+      for (index_t a = 0; a < sh; ++a)
+        for (index_t b = 0; b < sw; ++b) {
+          T* p = xp + ((c * sh + a) * sw + b) * plane;
+          // phase column j reads input column j·sw + b − PW: inside for j in [j_lo, j_hi)
+          const index_t z0 = b - g.pad_w;
+          const index_t j_lo = std::min(z0 >= 0 ? 0 : (-z0 + sw - 1) / sw, wq);
+          const index_t j_hi = std::clamp((W - 1 - z0) >= 0 ? (W - 1 - z0) / sw + 1 : 0, j_lo, wq);
+          for (index_t i = 0; i < hq; ++i) {
+            T* row = p + i * wq;
+            const index_t y = i * sh + a - g.pad_h;
+            if (y < 0 || y >= H || j_lo >= j_hi) {
+              std::fill(row, row + wq, T(0));
+              continue;
+            }
+            const T* src = x + (c * H + y) * W;  // row[j] = src[j·sw + z0]
+            std::fill(row, row + j_lo, T(0));
+            if (sw == 1) {
+              std::memcpy(row + j_lo, src + (j_lo + z0), std::size_t(j_hi - j_lo) * sizeof(T));
+            } else {
+              for (index_t j = j_lo; j < j_hi; ++j) row[j] = src[j * sw + z0];
+            }
+            std::fill(row + j_hi, row + wq, T(0));
+          }
+        }
+    std::fill(xp + g.channels * phases * plane, xp + xp_size, T(0));
+  }
+
+  void gemm(transpose ta, transpose tb, index_t m, index_t n, index_t k, const T* a, index_t lda, const T* b,
+            index_t ldb, T beta, T* c, index_t ldc) const {
+    primitives::gemm_impl<cpu>::gemm(primitives::gemm_args<T>{ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc});
+  }
+
+  /// out (O, Ho, Wo) of one image; adds to out when `accumulate` (a bias is there).
+  void forward(const T* wk, const T* xp, T* oe, T* out, bool accumulate) const {
+    const index_t C = g.channels, O = out_channels;
+    for (index_t k = 0; k < taps; ++k)
+      gemm(transpose::no, transpose::no, O, ext, C, wk + k * O * C, C, xp + view(k, plane), phases * plane,
+           k == 0 ? T(0) : T(1), oe, ext);
+    const index_t Ho = g.out_h, Wo = g.out_w;
+    for (index_t o = 0; o < O; ++o)
+      for (index_t h = 0; h < Ho; ++h) {
+        const T* src = oe + o * ext + h * wq;
+        T* dst = out + (o * Ho + h) * Wo;
+        if (accumulate) {
+          for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
+        } else {
+          std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
+        }
+      }
+  }
+
+  /// ge = G (O, Ho, Wo) of one image on the extended grid, garbage columns 0.
+  void extend(const T* G, T* ge) const {
+    const index_t Ho = g.out_h, Wo = g.out_w;
+    for (index_t o = 0; o < out_channels; ++o)
+      for (index_t h = 0; h < Ho; ++h) {
+        T* dst = ge + o * ext + h * wq;
+        std::memcpy(dst, G + (o * Ho + h) * Wo, std::size_t(Wo) * sizeof(T));
+        std::fill(dst + Wo, dst + wq, T(0));
+      }
+  }
+
+  /// dwk (KH·KW, O, C) += G_ext · X_kᵀ for one image.
+  void backward_weight(const T* ge, const T* xp, T* dwk) const {
+    const index_t C = g.channels, O = out_channels;
+    for (index_t k = 0; k < taps; ++k)
+      gemm(transpose::no, transpose::yes, O, C, ext, ge, ext, xp + view(k, plane), phases * plane, T(1),
+           dwk + k * O * C, C);
+  }
+
+  /// dx (C, H, W) of one image += Σ_k W_kᵀ · G_ext, placed at tap k's view and gathered back.
+  void backward_input(const T* wk, const T* ge, T* dxp, T* dx) const {
+    const index_t C = g.channels, O = out_channels, sh = g.stride_h, sw = g.stride_w;
+    std::fill(dxp, dxp + C * phases * dplane, T(0));
+    for (index_t k = 0; k < taps; ++k)
+      gemm(transpose::yes, transpose::no, C, ext, O, wk + k * O * C, C, ge, ext, T(1), dxp + view(k, dplane),
+           phases * dplane);
+    const index_t H = g.height, W = g.width;
+    for (index_t c = 0; c < C; ++c)
+      for (index_t h = 0; h < H; ++h) {
+        const index_t y = h + g.pad_h;
+        const T* prow = dxp + (c * sh + y % sh) * sw * dplane + (y / sh) * wq;
+        T* dst = dx + (c * H + h) * W;
+        if (sw == 1) {
+          const T* src = prow + g.pad_w;
+          for (index_t w = 0; w < W; ++w) dst[w] += src[w];
+        } else {
+          for (index_t w = 0; w < W; ++w) {
+            const index_t z = w + g.pad_w;
+            dst[w] += prow[(z % sw) * dplane + z / sw];
+          }
+        }
+      }
+  }
+};
+
+/// Runs body(n, slot) for every image n: in parallel, one image per thread
+/// (slot = the thread), when there are at least as many images as threads;
+/// else in order on the calling thread (slot 0), where Eigen parallelises
+/// each product.
+template <class Body>
+void for_each_image(index_t batch, int slots, const Body& body) {
+  if (slots > 1) {
+#pragma omp parallel for schedule(static) num_threads(slots)
+    for (index_t n = 0; n < batch; ++n) {
+#if defined(_OPENMP)
+      body(n, omp_get_thread_num());
+#else
+      body(n, 0);
+#endif
+    }
+  } else {
+    for (index_t n = 0; n < batch; ++n) body(n, 0);
+  }
+}
+
+inline int image_slots(index_t batch) {
+  const int threads = cpu::threads();
+  return threads > 1 && batch >= threads ? threads : 1;
+}
+
+/// out (N, O, Ho, Wo) = conv(x, w); `accumulate` adds to out (a bias already
+/// written there).
+template <class T>
+void shifted_conv_forward(const conv_geometry& g, index_t batch, index_t out_channels, const T* x, const T* w, T* out,
+                          bool accumulate) {
+  const shifted_conv<T> s(g, out_channels);
+  const int slots = image_slots(batch);
+  const index_t per_slot = s.xp_size + out_channels * s.ext;
+  tensor<T, cpu> wk{shape(s.taps * out_channels * g.channels)}, scratch{shape(slots * per_slot)};
+  s.split_taps(w, wk.data());
+  const index_t image = g.channels * g.height * g.width, out_image = out_channels * g.out_h * g.out_w;
+  for_each_image(batch, slots, [&](index_t n, int t) {
+    T* xp = scratch.data() + t * per_slot;
+    s.split(x + n * image, xp);
+    s.forward(wk.data(), xp, xp + s.xp_size, out + n * out_image, accumulate);
+  });
+  primitives::count_launch();
+}
+
+/// The backward of shifted_conv_forward from G = dL/dout: dw (O, C, KH, KW)
+/// += dL/dw when non-null, dx (N, C, H, W) += dL/dx when non-null.
+template <class T>
+void shifted_conv_backward(const conv_geometry& g, index_t batch, index_t out_channels, const T* x, const T* w,
+                           const T* G, T* dw, T* dx) {
+  if (!dw && !dx) return;
+  const shifted_conv<T> s(g, out_channels);
+  const int slots = image_slots(batch);
+  const index_t wsize = s.taps * out_channels * g.channels;
+  const index_t xp_part = dw ? s.xp_size : 0, dx_part = dx ? g.channels * s.phases * s.dplane : 0,
+                dw_part = dw ? wsize : 0;
+  const index_t per_slot = out_channels * s.ext + xp_part + dx_part + dw_part;
+  tensor<T, cpu> wk{shape(wsize)}, scratch{shape(slots * per_slot)};
+  s.split_taps(w, wk.data());
+  const auto slot = [&](int t) { return scratch.data() + t * per_slot; };
+  if (dw)
+    for (int t = 0; t < slots; ++t) std::fill(slot(t) + per_slot - wsize, slot(t) + per_slot, T(0));
+  const index_t image = g.channels * g.height * g.width, out_image = out_channels * g.out_h * g.out_w;
+  for_each_image(batch, slots, [&](index_t n, int t) {
+    T* ge = slot(t);
+    T* xp = ge + out_channels * s.ext;
+    T* dxp = xp + xp_part;
+    s.extend(G + n * out_image, ge);
+    if (dw) {
+      s.split(x + n * image, xp);
+      s.backward_weight(ge, xp, slot(t) + per_slot - wsize);
+    }
+    if (dx) s.backward_input(wk.data(), ge, dxp, dx + n * image);
+  });
+  if (dw) {  // dw[o, c, k] += Σ_t part_t[k, o, c], threads in order
+    const index_t C = g.channels, O = out_channels;
+    for (int t = 0; t < slots; ++t) {
+      const T* part = slot(t) + per_slot - wsize;
+      for (index_t o = 0; o < O; ++o)
+        for (index_t c = 0; c < C; ++c)
+          for (index_t k = 0; k < s.taps; ++k) dw[(o * C + c) * s.taps + k] += part[(k * O + o) * C + c];
+    }
+  }
+  primitives::count_launch();
+}
+
+}  // namespace attngan::kernels
