@@ -117,7 +117,7 @@ double relative_error(const std::vector<float>& a, const std::vector<double>& b)
 
 }  // namespace
 
-TEST_CASE("conv2d on the cpu backend (shifted GEMMs, no column matrix) equals the definition") {
+TEST_CASE("conv2d on the cpu backend equals the definition; so do the shifted-GEMM kernels on their own") {
   struct geometry {
     const char* what;
     shape x, w;
@@ -132,6 +132,7 @@ TEST_CASE("conv2d on the cpu backend (shifted GEMMs, no column matrix) equals th
   const std::vector<geometry> cases{
       {"3x3 s1 p1, batch 5", shape(5, 6, 9, 7), shape(10, 6, 3, 3), {1, 1, 1, 1}, false},
       {"3x3 s1 p1 bias, batch 1", shape(1, 4, 8, 8), shape(6, 4, 3, 3), {1, 1, 1, 1}, true},
+      {"3x3 s1 p1, 40 rows (several row blocks)", shape(3, 5, 40, 300), shape(4, 5, 3, 3), {1, 1, 1, 1}, true},
       {"4x4 s2 p1, batch 3", shape(3, 3, 16, 16), shape(8, 3, 4, 4), {2, 2, 1, 1}, false},
       {"4x4 s2 p1, odd input", shape(2, 5, 9, 11), shape(4, 5, 4, 4), {2, 2, 1, 1}, true},
       {"4x4 s4 p0", shape(3, 4, 8, 12), shape(2, 4, 4, 4), {4, 4, 0, 0}, true},
@@ -153,12 +154,43 @@ TEST_CASE("conv2d on the cpu backend (shifted GEMMs, no column matrix) equals th
     vf out = nn::functional::conv2d(x, w, b, k.o);
     const auto G = randn<float>(out.shape(), ++seed);
     backward(sum(out * vf::leaf(G.clone())));
-    const auto ref = conv_by_definition(x.value().to_vector(), w.value().to_vector(),
-                                        k.bias ? b.value().to_vector() : std::vector<float>{}, G.to_vector(), k.x, k.w,
+    const auto xv = x.value().to_vector(), wv = w.value().to_vector(), gv = G.to_vector();
+    const auto ref = conv_by_definition(xv, wv, k.bias ? b.value().to_vector() : std::vector<float>{}, gv, k.x, k.w,
                                         k.o);
+    // conv2d, on whichever path it chose
     CHECK(relative_error(out.value().to_vector(), ref.out) < 1e-5);
     CHECK(relative_error(x.grad().to_vector(), ref.dx) < 1e-5);
     CHECK(relative_error(w.grad().to_vector(), ref.dw) < 1e-5);
     if (k.bias) CHECK(relative_error(b.grad().to_vector(), ref.db) < 1e-5);
+    // the shifted kernels called directly, whatever conv2d chose
+    const auto g = nn::functional::detail::conv_geometry_of(k.x, k.w, k.o);
+    std::vector<float> out2(std::size_t(out.numel()), 0.f), dx2(xv.size(), 0.f), dw2(wv.size(), 0.f);
+    kernels::shifted_conv_forward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), out2.data(), false);
+    kernels::shifted_conv_backward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), gv.data(), dw2.data(), dx2.data());
+    auto ref_nobias = ref.out;
+    if (k.bias) {
+      const auto bv = b.value().to_vector();
+      const std::size_t pixels = std::size_t(g.out_h * g.out_w);
+      for (std::size_t i = 0; i < ref_nobias.size(); ++i) ref_nobias[i] -= bv[(i / pixels) % bv.size()];
+    }
+    CHECK(relative_error(out2, ref_nobias) < 1e-5);
+    CHECK(relative_error(dx2, ref.dx) < 1e-5);
+    CHECK(relative_error(dw2, ref.dw) < 1e-5);
   }
+}
+
+TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") {
+  using nn::functional::conv2d_options;
+  const auto takes = [](const shape& x, const shape& w, const conv2d_options& o) {
+    return kernels::shifted_applies(nn::functional::detail::conv_geometry_of(x, w, o), x[0], w[0]);
+  };
+  // the demo's G (32 -> 64 channels, 3x3, 64²) and D (16 -> 32, 4x4 s2; RGB -> 16, 4x4 s2), batch 32
+  CHECK(takes(shape(32, 32, 64, 64), shape(64, 32, 3, 3), {1, 1, 1, 1}));
+  CHECK(takes(shape(32, 16, 32, 32), shape(32, 16, 4, 4), {2, 2, 1, 1}));
+  CHECK(takes(shape(32, 3, 64, 64), shape(16, 3, 4, 4), {2, 2, 1, 1}));
+  // the bird D256's first layer (RGB -> 64 channels) and its deep 8² layers at batch 2 keep im2col
+  CHECK_FALSE(takes(shape(2, 3, 256, 256), shape(64, 3, 4, 4), {2, 2, 1, 1}));
+  CHECK_FALSE(takes(shape(2, 512, 8, 8), shape(1024, 512, 3, 3), {1, 1, 1, 1}));
+  // a 1x1 convolution reads the image directly
+  CHECK_FALSE(takes(shape(32, 32, 64, 64), shape(64, 32, 1, 1), {1, 1, 0, 0}));
 }

@@ -36,10 +36,20 @@
 
 namespace attngan::kernels {
 
-/// Whether the cpu backend takes the shifted path: every geometry except
-/// 1×1 stride-1 unpadded ones (the image is then its own column matrix).
-inline bool shifted_applies(const conv_geometry& g) {
-  return !(g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0);
+/// Whether the cpu backend takes the shifted path. Not for 1×1 stride-1
+/// unpadded convolutions (the image is its own column matrix), nor where it
+/// lost to im2col when measured on layers of AttnGAN's shapes
+/// (bench/RESULTS.md, "Convolution without a column matrix"):
+///  - few output pixels for the weights (batch · Ho · Wo < 16 · O): the
+///    per-call cost of re-laying the weights and of the per-thread dW
+///    partials is not repaid (the deep 8² and 4² layers at batch 2);
+///  - RGB input (C < 4) into more than 16 channels: one GEMM with K = 3 per
+///    tap rewrites the O-channel accumulator KH·KW times.
+inline bool shifted_applies(const conv_geometry& g, index_t batch, index_t out_channels) {
+  if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0)
+    return false;
+  if (batch * g.out_h * g.out_w < 16 * out_channels) return false;
+  return g.channels >= 4 || out_channels <= 16;
 }
 
 template <class T>
@@ -49,6 +59,7 @@ struct shifted_conv {
   index_t hq, wq, phases, plane, ext, taps;
   index_t xp_size;  // per image: C·phases planes and a tail (the last tap's view runs past the last plane)
   index_t dplane;   // dx scratch: a plane and that tail, so one GEMM's output rows never overlap
+  index_t block;    // output rows per block: a block's accumulator and operand stay in the core's cache
 
   shifted_conv(const conv_geometry& geometry, index_t o) : g(geometry), out_channels(o) {
     hq = (g.height + 2 * g.pad_h + g.stride_h - 1) / g.stride_h;
@@ -59,6 +70,14 @@ struct shifted_conv {
     taps = g.kernel_h * g.kernel_w;
     xp_size = g.channels * phases * plane + g.kernel_w;
     dplane = plane + g.kernel_w;
+    const index_t per_row = (out_channels + g.channels) * wq;
+    block = std::clamp(index_t(65536) / (per_row ? per_row : 1), index_t(1), g.out_h > 0 ? g.out_h : 1);
+  }
+
+  /// Runs f(first row, row count) over the output rows, a block at a time.
+  template <class F>
+  void for_each_block(const F& f) const {
+    for (index_t r0 = 0; r0 < g.out_h; r0 += block) f(r0, std::min(block, g.out_h - r0));
   }
 
   /// Start of tap k's view in a channel of planes `stride` apart.
@@ -113,21 +132,22 @@ struct shifted_conv {
 
   /// out (O, Ho, Wo) of one image; adds to out when `accumulate` (a bias is there).
   void forward(const T* wk, const T* xp, T* oe, T* out, bool accumulate) const {
-    const index_t C = g.channels, O = out_channels;
-    for (index_t k = 0; k < taps; ++k)
-      gemm(transpose::no, transpose::no, O, ext, C, wk + k * O * C, C, xp + view(k, plane), phases * plane,
-           k == 0 ? T(0) : T(1), oe, ext);
-    const index_t Ho = g.out_h, Wo = g.out_w;
-    for (index_t o = 0; o < O; ++o)
-      for (index_t h = 0; h < Ho; ++h) {
-        const T* src = oe + o * ext + h * wq;
-        T* dst = out + (o * Ho + h) * Wo;
-        if (accumulate) {
-          for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
-        } else {
-          std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
+    const index_t C = g.channels, O = out_channels, Ho = g.out_h, Wo = g.out_w;
+    for_each_block([&](index_t r0, index_t rows) {
+      for (index_t k = 0; k < taps; ++k)
+        gemm(transpose::no, transpose::no, O, rows * wq, C, wk + k * O * C, C, xp + view(k, plane) + r0 * wq,
+             phases * plane, k == 0 ? T(0) : T(1), oe + r0 * wq, ext);
+      for (index_t o = 0; o < O; ++o)
+        for (index_t h = r0; h < r0 + rows; ++h) {
+          const T* src = oe + o * ext + h * wq;
+          T* dst = out + (o * Ho + h) * Wo;
+          if (accumulate) {
+            for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
+          } else {
+            std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
+          }
         }
-      }
+    });
   }
 
   /// ge = G (O, Ho, Wo) of one image on the extended grid, garbage columns 0.
@@ -144,18 +164,22 @@ struct shifted_conv {
   /// dwk (KH·KW, O, C) += G_ext · X_kᵀ for one image.
   void backward_weight(const T* ge, const T* xp, T* dwk) const {
     const index_t C = g.channels, O = out_channels;
-    for (index_t k = 0; k < taps; ++k)
-      gemm(transpose::no, transpose::yes, O, C, ext, ge, ext, xp + view(k, plane), phases * plane, T(1),
-           dwk + k * O * C, C);
+    for_each_block([&](index_t r0, index_t rows) {
+      for (index_t k = 0; k < taps; ++k)
+        gemm(transpose::no, transpose::yes, O, C, rows * wq, ge + r0 * wq, ext, xp + view(k, plane) + r0 * wq,
+             phases * plane, T(1), dwk + k * O * C, C);
+    });
   }
 
   /// dx (C, H, W) of one image += Σ_k W_kᵀ · G_ext, placed at tap k's view and gathered back.
   void backward_input(const T* wk, const T* ge, T* dxp, T* dx) const {
     const index_t C = g.channels, O = out_channels, sh = g.stride_h, sw = g.stride_w;
     std::fill(dxp, dxp + C * phases * dplane, T(0));
-    for (index_t k = 0; k < taps; ++k)
-      gemm(transpose::yes, transpose::no, C, ext, O, wk + k * O * C, C, ge, ext, T(1), dxp + view(k, dplane),
-           phases * dplane);
+    for_each_block([&](index_t r0, index_t rows) {
+      for (index_t k = 0; k < taps; ++k)
+        gemm(transpose::yes, transpose::no, C, rows * wq, O, wk + k * O * C, C, ge + r0 * wq, ext, T(1),
+             dxp + view(k, dplane) + r0 * wq, phases * dplane);
+    });
     const index_t H = g.height, W = g.width;
     for (index_t c = 0; c < C; ++c)
       for (index_t h = 0; h < H; ++h) {

@@ -94,7 +94,7 @@ struct conv2d_node : node<T, B> {
     auto& w = *this->inputs[1];
     const T* G = this->grad.data();
     if constexpr (std::is_same_v<B, cpu>) {
-      if (kernels::shifted_applies(g)) {
+      if (kernels::shifted_applies(g, batch, out_channels)) {
         kernels::shifted_conv_backward<T>(g, batch, out_channels, x.value.data(), w.value.data(), G,
                                           wants[1] ? w.grad_buffer() : nullptr, wants[0] ? x.grad_buffer() : nullptr);
         backward_bias(wants, G);
@@ -228,7 +228,7 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
   }
   bool done = false;
   if constexpr (std::is_same_v<B, cpu>) {
-    if (kernels::shifted_applies(g)) {
+    if (kernels::shifted_applies(g, n, oc)) {
       kernels::shifted_conv_forward<T>(g, n, oc, x.value().data(), weight.value().data(), out.data(), beta != T(0));
       done = true;
     }
