@@ -70,22 +70,37 @@ struct im2col {
     }
   }
   void range_one(const T* x, T* col, index_t begin, index_t end) const {
+    if (begin >= end) return;
+    // Position of `begin`, found once; then advanced run by run (no
+    // divisions in the loop: with 4-pixel output rows a run is 4 floats).
+    index_t ow0, oh, kw, kh, c;
+    {
+      const index_t p = begin % g.col_cols(), r = begin / g.col_cols();
+      ow0 = p % g.out_w;
+      oh = p / g.out_w;
+      kw = r % g.kernel_w;
+      kh = (r / g.kernel_w) % g.kernel_h;
+      c = r / (g.kernel_w * g.kernel_h);
+    }
+    // Output columns [ow_lo, ow_hi) read inside the input row; iw = ow·sw + shift.
+    const index_t sw = g.stride_w;
+    index_t shift = 0, ow_lo = 0, ow_hi = 0;
+    const auto set_tap = [&] {
+      shift = kw - g.pad_w;
+      ow_lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
+      ow_hi = g.width - 1 - shift < 0 ? 0 : (g.width - 1 - shift) / sw + 1;
+    };
+    set_tap();
     index_t i = begin;
     while (i < end) {
-      const index_t p = i % g.col_cols(), r = i / g.col_cols();
-      const index_t ow0 = p % g.out_w, oh = p / g.out_w;
-      const index_t kw = r % g.kernel_w, kh = (r / g.kernel_w) % g.kernel_h, c = r / (g.kernel_w * g.kernel_h);
       const index_t n = (g.out_w - ow0) < (end - i) ? (g.out_w - ow0) : (end - i);
       const index_t ih = oh * g.stride_h - g.pad_h + kh;
       T* out = col + i;
       if (ih < 0 || ih >= g.height) {
         for (index_t j = 0; j < n; ++j) out[j] = T(0);
       } else {
-        // out[j] reads iw = (ow0 + j)·sw + shift, inside the row for ow in [ow_lo, ow_hi).
+        // out[j] reads iw = (ow0 + j)·sw + shift.
         const T* row = x + (c * g.height + ih) * g.width;
-        const index_t sw = g.stride_w, shift = kw - g.pad_w;
-        const index_t ow_lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
-        const index_t ow_hi = g.width - 1 - shift < 0 ? 0 : (g.width - 1 - shift) / sw + 1;
         const index_t j_lo = std::clamp(ow_lo - ow0, index_t(0), n), j_hi = std::clamp(ow_hi - ow0, j_lo, n);
         for (index_t j = 0; j < j_lo; ++j) out[j] = T(0);
         const T* src = row + ow0 * sw + shift;
@@ -97,6 +112,21 @@ struct im2col {
         for (index_t j = j_hi; j < n; ++j) out[j] = T(0);
       }
       i += n;
+      ow0 += n;
+      if (ow0 == g.out_w) {  // next output row, then next (c, kh, kw) row of the column matrix
+        ow0 = 0;
+        if (++oh == g.out_h) {
+          oh = 0;
+          if (++kw == g.kernel_w) {
+            kw = 0;
+            if (++kh == g.kernel_h) {
+              kh = 0;
+              ++c;
+            }
+          }
+          set_tap();
+        }
+      }
     }
   }
 };

@@ -9,11 +9,11 @@
 //   db  += Σ_{n, oh, ow} G
 // The column matrix is recomputed in backward instead of kept: one image's
 // worth of memory at a time. 1×1 convolutions with stride 1 and no padding
-// skip im2col (the image is its own column matrix). On the cpu backend every
-// other convolution skips the column matrix altogether
+// skip im2col (the image is its own column matrix). On the cpu backend most
+// other convolutions skip the column matrix altogether
 // (backend/cpu/conv_shifted.hpp: one GEMM per kernel tap on shifted views of
-// the padded image, split by stride phase); the column path below serves the
-// other backends.
+// the padded image, split by stride phase; kernels::shifted_applies says
+// which); the column path below serves the rest and the other backends.
 #pragma once
 
 #include "attngan/autodiff/linalg.hpp"
