@@ -5,6 +5,9 @@
 
 #include <attngan/nn.hpp>
 
+#include <array>
+#include <span>
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -193,4 +196,43 @@ TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") 
   CHECK_FALSE(takes(shape(2, 512, 8, 8), shape(1024, 512, 3, 3), {1, 1, 1, 1}));
   // a 1x1 convolution reads the image directly
   CHECK_FALSE(takes(shape(32, 32, 64, 64), shape(64, 32, 1, 1), {1, 1, 0, 0}));
+}
+
+TEST_CASE("batch norm in training on the cpu backend: the fused op equals the composed expression") {
+  // The layer's composed form (what the other backends run), written out
+  // here and evaluated in double as the reference.
+  const auto composed = [](const vd& x, const vd& g, const vd& b, const shape& cs, bool rank4) {
+    const vd mu = rank4 ? mean(x, {0, 2, 3}, true) : mean(x, {0}, true);
+    const vd centred = x - mu;
+    const vd variance = rank4 ? mean(square(centred), {0, 2, 3}, true) : mean(square(centred), {0}, true);
+    const vd inv = 1.0 / sqrt(variance + 1e-5);
+    return std::array<vd, 3>{centred * inv * reshape(g, cs) + reshape(b, cs), mu, variance};
+  };
+  const auto to_double = [](const tcpu<float>& t) {
+    const auto v = t.to_vector();
+    return tcpu<double>::from_host(t.shape(), std::vector<double>(v.begin(), v.end()));
+  };
+  const auto values = [](const tcpu<double>& t) { return t.to_vector(); };
+  for (const shape& s : {shape(5, 7, 6, 9), shape(9, 5), shape(4, 3, 1, 1)}) {
+    CAPTURE(s);
+    const bool rank4 = s.rank() == 4;
+    const index_t C = s[1];
+    const shape cs = rank4 ? shape(1, C, 1, 1) : shape(1, C);
+    auto xv = randn<float>(s, 40);
+    for (float& v : std::span<float>(xv.data(), std::size_t(xv.numel()))) v = 3.f + 2.f * v;  // off-centre
+    const auto gv = randn<float>(shape(C), 41), bv = randn<float>(shape(C), 42), G = randn<float>(s, 43);
+    vf x = vf::leaf(xv.clone(), true), g = vf::leaf(gv.clone(), true), b = vf::leaf(bv.clone(), true);
+    auto fused = nn::functional::batch_norm_training(x, g, b, 1e-5f);
+    backward(sum(fused.y * vf::leaf(G.clone())));
+    vd xd = vd::leaf(to_double(xv), true), gd = vd::leaf(to_double(gv), true), bd = vd::leaf(to_double(bv), true);
+    const auto ref = composed(xd, gd, bd, cs, rank4);
+    backward(sum(ref[0] * vd::leaf(to_double(G))));
+    CHECK(relative_error(fused.y.value().to_vector(), values(ref[0].value())) < 1e-5);
+    CHECK(relative_error(x.grad().to_vector(), values(xd.grad())) < 1e-5);
+    CHECK(relative_error(g.grad().to_vector(), values(gd.grad())) < 1e-5);
+    CHECK(relative_error(b.grad().to_vector(), values(bd.grad())) < 1e-5);
+    // the statistics handed to the running averages: mean and biased variance
+    CHECK(relative_error(fused.mean.to_vector(), values(ref[1].value())) < 1e-6);
+    CHECK(relative_error(fused.variance.to_vector(), values(ref[2].value())) < 1e-5);
+  }
 }

@@ -15,6 +15,7 @@
 #include "attngan/autodiff/var.hpp"
 #include "attngan/nn/init.hpp"
 #include "attngan/nn/module.hpp"
+#include "attngan/nn/ops/batch_norm.hpp"
 #include "attngan/nn/ops/conv2d.hpp"
 #include "attngan/nn/ops/embedding.hpp"
 #include "attngan/nn/ops/pool.hpp"
@@ -132,6 +133,14 @@ struct batch_norm {
       if (count < 2)
         throw value_error("batch_norm", attngan::detail::cat("training needs more than one value per channel, got ",
                                                              s));
+      if constexpr (std::is_same_v<B, cpu>) {  // one fused op (nn/ops/batch_norm.hpp)
+        auto r = functional::batch_norm_training(x, weight, bias_, eps);
+        const var<T, B> mu = var<T, B>::leaf(r.mean.view(channel_shape()));
+        const var<T, B> variance = var<T, B>::leaf(r.variance.view(channel_shape()));
+        check_finite(variance);
+        update_running(mu, variance, count);
+        return r.y;
+      }
       var<T, B> mu = Rank == 4 ? mean(x, {0, 2, 3}, true) : mean(x, {0}, true);
       var<T, B> centred = x - mu;
       var<T, B> variance = Rank == 4 ? mean(square(centred), {0, 2, 3}, true) : mean(square(centred), {0}, true);
