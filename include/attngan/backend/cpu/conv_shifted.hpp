@@ -258,8 +258,9 @@ void shifted_conv_backward(const conv_geometry& g, index_t batch, index_t out_ch
   tensor<T, cpu> wk{shape(wsize)}, scratch{shape(slots * per_slot)};
   s.split_taps(w, wk.data());
   const auto slot = [&](int t) { return scratch.data() + t * per_slot; };
+  const auto partial = [&](int t) { return slot(t) + per_slot - dw_part; };  // thread t's dW, (KH·KW, O, C)
   if (dw)
-    for (int t = 0; t < slots; ++t) std::fill(slot(t) + per_slot - wsize, slot(t) + per_slot, T(0));
+    for (int t = 0; t < slots; ++t) std::fill(partial(t), partial(t) + wsize, T(0));
   const index_t image = g.channels * g.height * g.width, out_image = out_channels * g.out_h * g.out_w;
   for_each_image(batch, slots, [&](index_t n, int t) {
     T* ge = slot(t);
@@ -268,14 +269,14 @@ void shifted_conv_backward(const conv_geometry& g, index_t batch, index_t out_ch
     s.extend(G + n * out_image, ge);
     if (dw) {
       s.split(x + n * image, xp);
-      s.backward_weight(ge, xp, slot(t) + per_slot - wsize);
+      s.backward_weight(ge, xp, partial(t));
     }
     if (dx) s.backward_input(wk.data(), ge, dxp, dx + n * image);
   });
   if (dw) {  // dw[o, c, k] += Σ_t part_t[k, o, c], threads in order
     const index_t C = g.channels, O = out_channels;
     for (int t = 0; t < slots; ++t) {
-      const T* part = slot(t) + per_slot - wsize;
+      const T* part = partial(t);
       for (index_t o = 0; o < O; ++o)
         for (index_t c = 0; c < C; ++c)
           for (index_t k = 0; k < s.taps; ++k) dw[(o * C + c) * s.taps + k] += part[(k * O + o) * C + c];
