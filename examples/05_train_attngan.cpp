@@ -5,7 +5,8 @@
 //
 // Every iteration is the original's (spec §10.4): frozen encoders, each D on
 // detached fakes, G through the updated D's with λ·DAMSM and the KL term,
-// then the 0.999 average of G. Writes to --out:
+// then the running average of G (decay --ema-decay, the original's 0.999 by
+// default). Writes to --out:
 //   checkpoint.safetensors  the whole training state (G, its average, the D's,
 //                           Adam moments, noise generator, step), written
 //                           atomically every --save-every steps, at the end
@@ -91,12 +92,17 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--lambda", hyper.lambda, "Weight of the DAMSM loss in the generator's loss (TRAIN.SMOOTH.LAMBDA)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cli.add_option("--ema-decay", hyper.ema_decay,
+                 "Decay of the running average of G's parameters (07_evaluate and 06_generate --average); 0.999 "
+                 "lags a run of a few thousand steps, 0.99 follows it")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->capture_default_str();
   bool no_flip = false;
   cli.add_flag("--no-flip", no_flip, no_flip_help);
   bool resume = false;
   cli.add_flag("--resume", resume,
-               "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates, lambda and "
-               "flip)");
+               "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates, lambda, "
+               "average decay and flip)");
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -120,7 +126,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     const fs::path checkpoint = dir / "checkpoint.safetensors";
     const nlohmann::json run{{"seed", seed},          {"batch", batch_size},   {"data", fs::absolute(data_dir).string()},
                              {"lr_g", hyper.lr_g},    {"lr_d", hyper.lr_d},    {"lambda", hyper.lambda},
-                             {"flip", lo.flip}};
+                             {"ema_decay", hyper.ema_decay}, {"flip", lo.flip}};
     std::size_t step = 0;
     data::vocabulary vocab;
     if (resume) {
@@ -129,10 +135,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       const auto defaults = models::gan_hyperparameters::of<preset>();
       if (loaded.run.value("seed", seed + 1) != seed || loaded.run.value("batch", 0) != batch_size ||
           loaded.run.value("lr_g", defaults.lr_g) != hyper.lr_g || loaded.run.value("lr_d", defaults.lr_d) != hyper.lr_d ||
-          loaded.run.value("lambda", defaults.lambda) != hyper.lambda || loaded.run.value("flip", true) != lo.flip)
+          loaded.run.value("lambda", defaults.lambda) != hyper.lambda ||
+          loaded.run.value("ema_decay", defaults.ema_decay) != hyper.ema_decay || loaded.run.value("flip", true) != lo.flip)
         throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ",
                                                         loaded.run.dump(),
-                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, --lambda and --no-flip"));
+                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, --lambda, --ema-decay and --no-flip"));
       step = std::size_t(loaded.info.step);
       vocab = std::move(loaded.vocab);
       std::printf("resuming from %s at step %zu\n", checkpoint.c_str(), step);
@@ -206,9 +213,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     };
 
     std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n"
-                "  lr_g %g, lr_d %g, lambda %g%s\n",
+                "  lr_g %g, lr_d %g, lambda %g, average decay %g%s\n",
                 config_name, train.size(), batch_size, per_epoch, steps, out.c_str(), hyper.lr_g, hyper.lr_d,
-                hyper.lambda, lo.flip ? "" : ", no random flip");
+                hyper.lambda, hyper.ema_decay, lo.flip ? "" : ", no random flip");
     progress bar("step", std::size_t(steps), step);
     while (step < std::size_t(steps) && !stop_requested()) {
       const std::size_t epoch = step / per_epoch;

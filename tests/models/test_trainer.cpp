@@ -218,6 +218,7 @@ TEST_CASE("gan_hyperparameters: the preset's by default; λ and both learning ra
   CHECK(preset_values.lr_g == train_tiny_preset::lr_g);
   CHECK(preset_values.lr_d == train_tiny_preset::lr_d);
   CHECK(preset_values.lambda == train_tiny_preset::lambda);
+  CHECK(preset_values.ema_decay == train_tiny_preset::ema_decay);
 
   generator data(31);
   std::vector<tensor<float, cpu>> reals;
@@ -293,10 +294,43 @@ TEST_CASE("gan_hyperparameters: the preset's by default; λ and both learning ra
   for (const M::gan_hyperparameters bad : {M::gan_hyperparameters{0.0, 2e-4, 5.0}, M::gan_hyperparameters{2e-4, -1e-4, 5.0},
                                            M::gan_hyperparameters{nan, 2e-4, 5.0}, M::gan_hyperparameters{2e-4, inf, 5.0},
                                            M::gan_hyperparameters{2e-4, 2e-4, -1.0},
-                                           M::gan_hyperparameters{2e-4, 2e-4, nan}}) {
+                                           M::gan_hyperparameters{2e-4, 2e-4, nan},
+                                           M::gan_hyperparameters{2e-4, 2e-4, 5.0, 1.0},
+                                           M::gan_hyperparameters{2e-4, 2e-4, 5.0, -0.1},
+                                           M::gan_hyperparameters{2e-4, 2e-4, 5.0, nan}}) {
     CAPTURE(bad.lr_g);
     CAPTURE(bad.lr_d);
     CAPTURE(bad.lambda);
+    CAPTURE(bad.ema_decay);
     CHECK_THROWS_AS(trainer_t(rng, true, bad), value_error);
+  }
+}
+
+TEST_CASE("gan_hyperparameters: the running average of G moves by its decay") {
+  generator data(41);
+  std::vector<tensor<float, cpu>> reals;
+  for (int s : {32, 64}) reals.push_back(data.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
+  std::vector<std::int64_t> ids{3, 7, 1, 12, 5, 9, 2, 4, 0, 0, 6, 0, 0, 0, 0};
+  const tensor<std::int64_t, cpu> captions = tensor<std::int64_t, cpu>::from_host(shape(batch, 5), ids);
+  auto preset_values = M::gan_hyperparameters::of<train_tiny_preset>();
+  for (const double decay : {0.999, 0.9, 0.0}) {
+    CAPTURE(decay);
+    preset_values.ema_decay = decay;
+    generator rng(42);
+    trainer_t tr(rng, true, preset_values);
+    const auto g0 = values(tr.generator_network().parameter_arena());
+    REQUIRE(values(tr.average().average()) == g0);  // started at G
+    (void)tr.step(reals, captions, lengths, class_ids, formula_input<float>(3, shape(batch, 8)),
+                  formula_input<float>(4, shape(batch, 6)));
+    const auto g1 = values(tr.generator_network().parameter_arena());
+    const auto avg = values(tr.average().average());
+    std::size_t bad = 0, moved = 0;
+    for (std::size_t k = 0; k < g0.size(); ++k) {
+      const double want = decay * double(g0[k]) + (1 - decay) * double(g1[k]);
+      if (g1[k] != g0[k]) ++moved;
+      if (!(std::abs(double(avg[k]) - want) <= 1e-6 * (1 + std::abs(want)))) ++bad;
+    }
+    CHECK(moved > g0.size() / 2);
+    CHECK(bad == 0);
   }
 }

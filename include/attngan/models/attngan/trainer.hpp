@@ -7,8 +7,9 @@
 //                the preset's by default
 //   D_i          discriminator_for<Preset, i> for every stage, train mode,
 //                one Adam(lr_d, (β1, β2)) each
-//   EMA          optim::parameter_ema of G's parameters (decay ema_decay,
-//                buffers not averaged), started at G's parameters
+//   EMA          optim::parameter_ema of G's parameters (decay
+//                hyper.ema_decay, the preset's 0.999 by default; buffers not
+//                averaged), started at G's parameters
 //   text encoder text_encoder<n_words, word_dim, nef>, eval mode, frozen
 //   image enc.   ImageEncoderSpec (small_image_encoder or
 //                inception_image_encoder with nef = Preset::nef), eval
@@ -89,20 +90,22 @@ struct gan_step_losses {
 };
 
 /// The run-time hyperparameters of gan_trainer. Default-constructed from a
-/// preset they are the original's YAML values (TRAIN.GENERATOR_LR,
-/// TRAIN.DISCRIMINATOR_LR, TRAIN.SMOOTH.LAMBDA); a caller may change them
-/// without recompiling (short CPU runs, COCO's λ = 50).
+/// preset they are the original's values (TRAIN.GENERATOR_LR,
+/// TRAIN.DISCRIMINATOR_LR, TRAIN.SMOOTH.LAMBDA, the 0.999 of G's running
+/// average); a caller may change them without recompiling (short CPU runs,
+/// COCO's λ = 50, a shorter average for a run of a thousand steps).
 struct gan_hyperparameters {
-  double lr_g = 2e-4;    ///< Adam learning rate of G
-  double lr_d = 2e-4;    ///< Adam learning rate of every D
-  double lambda = 5.0;   ///< DAMSM weight in L_G
+  double lr_g = 2e-4;        ///< Adam learning rate of G
+  double lr_d = 2e-4;        ///< Adam learning rate of every D
+  double lambda = 5.0;       ///< DAMSM weight in L_G
+  double ema_decay = 0.999;  ///< decay of the running average of G's parameters
 
   template <class Preset>
   static constexpr gan_hyperparameters of() {
-    return {Preset::lr_g, Preset::lr_d, Preset::lambda};
+    return {Preset::lr_g, Preset::lr_d, Preset::lambda, Preset::ema_decay};
   }
-  /// Throws value_error unless both rates are positive and finite and λ is
-  /// finite and not negative.
+  /// Throws value_error unless both rates are positive and finite, λ is
+  /// finite and not negative, and the decay lies in [0, 1).
   void check(const char* where) const {
     using std::isfinite;
     if (!isfinite(lr_g) || lr_g <= 0 || !isfinite(lr_d) || lr_d <= 0 || !isfinite(lambda) || lambda < 0)
@@ -111,6 +114,9 @@ struct gan_hyperparameters {
                                                     attngan::detail::number_text(lr_g), ", lr_d ",
                                                     attngan::detail::number_text(lr_d), ", lambda ",
                                                     attngan::detail::number_text(lambda)));
+    if (!(ema_decay >= 0 && ema_decay < 1))
+      throw value_error(where, attngan::detail::cat("the decay of G's running average must lie in [0, 1); got ",
+                                                    attngan::detail::number_text(ema_decay)));
   }
 };
 
@@ -162,7 +168,7 @@ class gan_trainer {
     const optim::adam_options od{hyper_.lr_d, Preset::beta1, Preset::beta2, 1e-8, 0.0};
     g_adam_.emplace(g_.parameter_arena(), g_.gradient_arena(), og);
     for_each_d([&](auto& d, std::size_t i) { d_adam_[i].emplace(d.parameter_arena(), d.gradient_arena(), od); });
-    ema_.emplace(g_.parameter_arena(), Preset::ema_decay);
+    ema_.emplace(g_.parameter_arena(), hyper_.ema_decay);
   }
   gan_trainer(const gan_trainer&) = delete;
   gan_trainer& operator=(const gan_trainer&) = delete;
@@ -182,7 +188,7 @@ class gan_trainer {
   attngan::generator& noise_generator() { return noise_; }
 
   /// Restarts the EMA at G's current parameters (after loading weights).
-  void restart_average() { ema_.emplace(g_.parameter_arena(), Preset::ema_decay); }
+  void restart_average() { ema_.emplace(g_.parameter_arena(), hyper_.ema_decay); }
 
   /// What one iteration carries from phase to phase: the text features,
   /// G's outputs (with their graph) and the loss terms recorded so far.
