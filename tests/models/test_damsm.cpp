@@ -263,7 +263,7 @@ TEST_CASE("damsm_trainer with train_image_trunk: the trunk learns too, the froze
   CHECK(text_frozen == text_trained);
 }
 
-TEST_CASE("projection_offset: the trunk ends where emb_features begins; a network without projections is refused") {
+TEST_CASE("projection_offset: the trunk ends where emb_features begins, and a network without projections is refused") {
   generator rng(3);
   nn::network<small_image_spec, float, cpu> image(rng);
   const index_t projections = 8 * 10 + (8 * 16 + 8);  // emb_features (8, 10, 1, 1), emb_cnn_code (8, 16) + bias

@@ -53,6 +53,20 @@ std::vector<tensor<float, cpu>> reals_of(int iteration) {
   return r;
 }
 
+/// Three token-id captions of lengths 5, 4 and 2, 0-padded to 5.
+tensor<std::int64_t, cpu> tiny_captions() {
+  const std::vector<std::int64_t> ids{3, 7, 1, 12, 5, 9, 2, 4, 0, 0, 6, 0, 0, 0, 0};  // lengths 5 4 2
+  return tensor<std::int64_t, cpu>::from_host(shape(batch, 5), ids);
+}
+
+/// One uniform [-1, 1) real batch per stage (32², 64²), drawn from `seed`.
+std::vector<tensor<float, cpu>> uniform_reals(std::uint64_t seed) {
+  generator data(seed);
+  std::vector<tensor<float, cpu>> reals;
+  for (int s : {32, 64}) reals.push_back(data.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
+  return reals;
+}
+
 void load_formula_weights(trainer_t& tr) {
   set_formula_state(tr.generator_network());
   set_formula_state(tr.discriminator<0>());
@@ -141,11 +155,8 @@ TEST_CASE("golden: five training iterations equal the oracle's losses, then G, i
 TEST_CASE("trainer phases: D steps leave G alone, the G step leaves the D's alone, encoders frozen, EMA formula") {
   generator rng(21);
   trainer_t tr(rng);  // the original weights_init
-  generator data(22);
-  std::vector<tensor<float, cpu>> reals;
-  for (int s : {32, 64}) reals.push_back(data.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
-  std::vector<std::int64_t> ids{3, 7, 1, 12, 5, 9, 2, 4, 0, 0, 6, 0, 0, 0, 0};  // lengths 5 4 2
-  const tensor<std::int64_t, cpu> captions = tensor<std::int64_t, cpu>::from_host(shape(batch, 5), ids);
+  const auto reals = uniform_reals(22);
+  const tensor<std::int64_t, cpu> captions = tiny_captions();
 
   auto& g = tr.generator_network();
   auto& d0 = tr.discriminator<0>();
@@ -213,18 +224,15 @@ TEST_CASE("trainer phases: D steps leave G alone, the G step leaves the D's alon
   CHECK_THROWS_AS(tr.forward(captions, lengths, {}, formula_input<float>(1, shape(batch, 7))), shape_error);
 }
 
-TEST_CASE("gan_hyperparameters: the preset's by default; λ and both learning rates reach the step; bad values refused") {
+TEST_CASE("gan_hyperparameters: the preset's by default, λ and both learning rates reach the step, bad values refused") {
   const auto preset_values = M::gan_hyperparameters::of<train_tiny_preset>();
   CHECK(preset_values.lr_g == train_tiny_preset::lr_g);
   CHECK(preset_values.lr_d == train_tiny_preset::lr_d);
   CHECK(preset_values.lambda == train_tiny_preset::lambda);
   CHECK(preset_values.ema_decay == train_tiny_preset::ema_decay);
 
-  generator data(31);
-  std::vector<tensor<float, cpu>> reals;
-  for (int s : {32, 64}) reals.push_back(data.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
-  std::vector<std::int64_t> ids{3, 7, 1, 12, 5, 9, 2, 4, 0, 0, 6, 0, 0, 0, 0};  // lengths 5 4 2
-  const tensor<std::int64_t, cpu> captions = tensor<std::int64_t, cpu>::from_host(shape(batch, 5), ids);
+  const auto reals = uniform_reals(31);
+  const tensor<std::int64_t, cpu> captions = tiny_captions();
 
   struct after_one_step {
     std::vector<float> g0, g1, d0, d1;
@@ -307,11 +315,8 @@ TEST_CASE("gan_hyperparameters: the preset's by default; λ and both learning ra
 }
 
 TEST_CASE("gan_hyperparameters: the running average of G moves by its decay") {
-  generator data(41);
-  std::vector<tensor<float, cpu>> reals;
-  for (int s : {32, 64}) reals.push_back(data.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
-  std::vector<std::int64_t> ids{3, 7, 1, 12, 5, 9, 2, 4, 0, 0, 6, 0, 0, 0, 0};
-  const tensor<std::int64_t, cpu> captions = tensor<std::int64_t, cpu>::from_host(shape(batch, 5), ids);
+  const auto reals = uniform_reals(41);
+  const tensor<std::int64_t, cpu> captions = tiny_captions();
   auto preset_values = M::gan_hyperparameters::of<train_tiny_preset>();
   for (const double decay : {0.999, 0.9, 0.0}) {
     CAPTURE(decay);

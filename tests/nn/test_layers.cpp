@@ -120,7 +120,7 @@ double relative_error(const std::vector<float>& a, const std::vector<double>& b)
 
 }  // namespace
 
-TEST_CASE("conv2d on the cpu backend equals the definition; so do the shifted-GEMM kernels on their own") {
+TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifted-GEMM kernels on their own") {
   struct geometry {
     const char* what;
     shape x, w;

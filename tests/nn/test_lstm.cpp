@@ -50,7 +50,7 @@ TEST_CASE("gradcheck: bidirectional LSTM with unequal lengths, input and every p
   CHECK(r.ok);
 }
 
-TEST_CASE("LSTM outputs past a sample's length are exactly zero; bad lengths are errors") {
+TEST_CASE("LSTM outputs past a sample's length are exactly zero, and bad lengths are errors") {
   generator rng(7);
   nn::network<nn::lstm<3, 4, true>, float, cpu> net(rng);
   vf x = vf::leaf(randn<float>(shape(2, 5, 3), 8));

@@ -67,7 +67,7 @@ TEST_CASE("PyTorch default initialisation: conv/linear U(-1/sqrt(fan_in), ..), b
   CHECK(twin.state("0.weight").to_vector() == w);
 }
 
-TEST_CASE("gradients accumulate in the network's arena; zero_grad is one fill") {
+TEST_CASE("gradients accumulate in the network's arena, and zero_grad is one fill") {
   generator rng(3);
   nn::network<nn::sequential<nn::linear<4, 3>, nn::tanh>, float, cpu> net(rng);
   vf x = vf::leaf(randn<float>(shape(5, 4), 1));
