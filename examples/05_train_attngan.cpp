@@ -12,7 +12,8 @@
 //                           atomically every --save-every steps, at the end
 //                           and on Ctrl-C; --resume continues from it exactly
 //   metrics.jsonl           one JSON object of loss terms per step
-//   samples/step_NNNNNN.png fixed test captions through the raw G, with
+//   samples/step_NNNNNN.png fixed test captions through the raw G (through
+//                           its running average with --sample-average), with
 //   samples/captions.txt    the captions of the sheet, row by row
 //   report.html             one self-contained page: loss curves, the latest
 //                           sample sheet with its captions, attention maps
@@ -99,6 +100,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       ->capture_default_str();
   bool no_flip = false;
   cli.add_flag("--no-flip", no_flip, no_flip_help);
+  bool sample_average = false;
+  cli.add_flag("--sample-average", sample_average,
+               "Draw the sample sheets and the report's images with the running average of G instead of the raw G "
+               "(as 06_generate --average and 07_evaluate --average)");
   bool resume = false;
   cli.add_flag("--resume", resume,
                "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates, lambda, "
@@ -178,7 +183,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     };
     // Samples of the fixed captions, and the report rebuilt around them.
     const auto write_samples = [&](std::size_t at_step) {
-      const auto outs = trainer.generate(fixed.text.captions, fixed.text.lengths, fixed_z.clone(), fixed_eps.clone());
+      const auto outs = trainer.generate(fixed.text.captions, fixed.text.lengths, fixed_z.clone(), fixed_eps.clone(),
+                                         sample_average);
       const auto& last = outs.images.back().value();
       std::vector<report::sample> samples(static_cast<std::size_t>(sheet));
       std::vector<data::image> imgs(static_cast<std::size_t>(sheet));
@@ -200,8 +206,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       const auto curves = report::read_metrics_jsonl(dir / "metrics.jsonl", {"g_total", "d0", "d1", "w_loss0",
                                                                              "w_loss1", "s_loss0", "s_loss1", "kl"});
       page.add_loss_curves("losses", curves);
-      page.add_sample_sheet(attngan::detail::cat("samples at step ", at_step,
-                                                 " (raw G, eval mode, fixed noise; test captions)"),
+      page.add_sample_sheet(attngan::detail::cat("samples at step ", at_step, " (",
+                                                 sample_average ? attngan::detail::cat("running average of G, decay ",
+                                                                                       hyper.ema_decay)
+                                                                : std::string("raw G"),
+                                                 ", eval mode, fixed noise; test captions)"),
                             samples);
       page.add_heading("attention maps");
       for (std::size_t i = 0; i < std::min<std::size_t>(4, sample_captions.size()); ++i) {
@@ -213,9 +222,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     };
 
     std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n"
-                "  lr_g %g, lr_d %g, lambda %g, average decay %g%s\n",
+                "  lr_g %g, lr_d %g, lambda %g, average decay %g%s; samples from the %s\n",
                 config_name, train.size(), batch_size, per_epoch, steps, out.c_str(), hyper.lr_g, hyper.lr_d,
-                hyper.lambda, hyper.ema_decay, lo.flip ? "" : ", no random flip");
+                hyper.lambda, hyper.ema_decay, lo.flip ? "" : ", no random flip",
+                sample_average ? "running average of G" : "raw G");
     progress bar("step", std::size_t(steps), step);
     while (step < std::size_t(steps) && !stop_requested()) {
       const std::size_t epoch = step / per_epoch;

@@ -14,7 +14,12 @@
 //     torchvision's inception_v3 state_dict): Inception Score of the
 //     generated images and FID against the real test images (the same
 //     crops --real scores), both through that network.
-// Results are printed and written as JSON (--json).
+// Results are printed and written as JSON (--json). --readings DIR shows
+// what the part-colour reader did: every scored image enlarged 4x with the
+// located bird frame and a ring at each part's sample point (green: the
+// caption's colour was read, red: another, grey: the caption names no
+// colour for that part), and readings.tsv with the frame, the caption's
+// colours and the colours read.
 #include "attngan_app.hpp"
 
 #include <attngan/io/torch_import.hpp>
@@ -23,11 +28,67 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 using namespace app;
 
 namespace {
+
+/// --readings: the scored images with the reader's frame and probes, and a table.
+void write_readings(const fs::path& dir, const std::vector<data::image>& images, const std::vector<data::frame>& frames,
+                    const std::vector<models::part_targets>& targets, const std::vector<std::string>& captions) {
+  ensure_writable_folder(dir);
+  constexpr int zoom = 4;
+  const fs::path table = dir / "readings.tsv";
+  const fs::path tmp = dir / "readings.tsv.tmp";
+  std::ofstream tsv(tmp);
+  tsv << "image\tcaption\tframe_x\tframe_y\tframe_w\tframe_h\tmirrored";
+  for (int p = 0; p < data::part_count; ++p) tsv << "\t" << data::part_name(data::part(p)) << " (named/read)";
+  tsv << "\n";
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const data::image& img = images[i];
+    const data::frame& f = frames[i];
+    const data::part_colours read = data::read_part_colours(img, f);
+    data::image big(img.width * zoom, img.height * zoom);
+    for (int y = 0; y < big.height; ++y)
+      for (int x = 0; x < big.width; ++x) std::copy_n(img.pixel(x / zoom, y / zoom), 3, big.pixel(x, y));
+    const auto put = [&](double x, double y, std::array<std::uint8_t, 3> rgb) {
+      const int ix = int(std::floor(x)), iy = int(std::floor(y));
+      if (ix >= 0 && iy >= 0 && ix < big.width && iy < big.height) std::copy_n(rgb.data(), 3, big.pixel(ix, iy));
+    };
+    // The frame, in magenta.
+    for (double t = 0; t <= 1.0; t += 0.5 / (zoom * std::max(f.w, f.h))) {
+      for (double yy : {f.y, f.y + f.h}) put(zoom * (f.x + t * f.w), zoom * yy, {255, 0, 255});
+      for (double xx : {f.x, f.x + f.w}) put(zoom * xx, zoom * (f.y + t * f.h), {255, 0, 255});
+    }
+    tsv << i << "\t" << captions[i] << "\t" << f.x << "\t" << f.y << "\t" << f.w << "\t" << f.h << "\t"
+        << (f.mirrored ? 1 : 0);
+    for (int p = 0; p < data::part_count; ++p) {
+      const auto& target = targets[i][std::size_t(p)];
+      const data::colour got = read.c[std::size_t(p)];
+      const std::array<std::uint8_t, 3> ring = !target ? std::array<std::uint8_t, 3>{160, 160, 160}
+                                               : *target == got ? std::array<std::uint8_t, 3>{0, 230, 0}
+                                                                : std::array<std::uint8_t, 3>{255, 0, 0};
+      const auto& pt = data::pose::sample_points[std::size_t(p)];
+      const auto at = data::bird_to_pixel(f, pt[0], pt[1]);
+      for (int k = 0; k < 24; ++k) {  // a ring of radius 1.5 source pixels
+        const double a = 2 * 3.14159265358979 * k / 24;
+        put(zoom * (at[0] + 1.5 * std::cos(a)), zoom * (at[1] + 1.5 * std::sin(a)), ring);
+      }
+      tsv << "\t" << (target ? std::string(data::colour_name(*target)) : std::string("-")) << "/"
+          << data::colour_name(got);
+    }
+    tsv << "\n";
+    char name[32];
+    std::snprintf(name, sizeof name, "%03zu.png", i);
+    data::write_png(dir / name, big);
+  }
+  tsv.close();
+  if (!tsv) throw io_error("evaluate", attngan::detail::cat("cannot write '", tmp.string(), "'"));
+  fs::rename(tmp, table);
+}
 
 using inception_network = nn::network<models::inception_v3<1000>, T, B>;
 
@@ -80,7 +141,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   int batch_size = 50;
   int candidates = 100;
   bool average = false, real = false;
-  std::string inception_file;
+  std::string inception_file, readings_dir;
   int inception_splits = 10;
   cli.add_option("--data", data_dir, "Dataset folder in the CUB layout (its test split is used)")->required();
   cli.add_option("--checkpoint", checkpoint, "checkpoint.safetensors from 05_train_attngan")->required();
@@ -103,6 +164,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--inception-splits", inception_splits, "Inception Score: splits of the images (the paper: 10)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  cli.add_option("--readings", readings_dir,
+                 "Write every scored image (4x) with the part-colour reader's frame and sample points, and "
+                 "readings.tsv with the colours named and read, to this folder");
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -193,7 +257,13 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     // Part colours named by each caption, read from its image.
     std::vector<models::part_targets> targets(n);
     for (std::size_t i = 0; i < n; ++i) targets[i] = models::caption_part_colours(captions[i]);
-    const auto pc = models::part_colour_accuracy(scored, targets, data::pipeline_sizes(preset::base_size, stages));
+    const data::pipeline_sizes sizes(preset::base_size, stages);
+    const std::vector<data::image> scored_images = models::images_from_tensor(scored);
+    const std::vector<data::frame> frames =
+        models::locate_birds(scored_images, models::expected_bird_frame(sizes, stages - 1));
+    const auto pc = models::part_colour_accuracy(std::span<const data::image>(scored_images), targets,
+                                                 std::span<const data::frame>(frames));
+    if (!readings_dir.empty()) write_readings(readings_dir, scored_images, frames, targets, captions);
 
     // Inception Score and FID through the user's Inception-v3.
     std::optional<models::inception_result> is_fid;

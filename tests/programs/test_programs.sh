@@ -119,6 +119,23 @@ expect_error "missing option" "--checkpoint is required" "$BIN/06_generate" --se
   pass "generate wrote every stage and the attention page" || fail "generate: $(ls gen 2>&1)"
 [[ -f whole/report.html ]] && grep -q "<svg" whole/report.html && pass "training wrote report.html with loss curves" ||
   fail "no report.html with curves"
+# --sample-average: the sheets come from the running average of G. With a
+# decay of 0 the average is the raw G itself, so the sheet must equal the raw
+# run's; with 0.5 it lags the raw G and must differ.
+"${TRAIN[@]}" --out avg0 --ema-decay 0 --sample-average >/dev/null 2>&1 &&
+  "${TRAIN[@]}" --out avg5 --ema-decay 0.5 --sample-average >/dev/null 2>&1 ||
+  fail "training with --sample-average failed"
+if cmp -s avg0/samples/step_000009.png whole/samples/step_000009.png; then
+  pass "--sample-average with decay 0 draws the raw G's sheet"
+else
+  fail "--sample-average with decay 0 differs from the raw G's sheet"
+fi
+if ! cmp -s avg5/samples/step_000009.png whole/samples/step_000009.png &&
+   grep -q "running average of G, decay 0.5" avg5/report.html; then
+  pass "--sample-average with decay 0.5 draws the average, and the report says so"
+else
+  fail "--sample-average with decay 0.5: same sheet as the raw G, or the report does not name the average"
+fi
 
 # --- 3. the original's .pth files -----------------------------------------------
 PTH=("$BIN/06_generate" --sentence "a red bird" --out out_pth)
@@ -144,6 +161,23 @@ if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --real --candidates 5 >r
     pass "07_evaluate --real reads back the real birds' part colours: $acc %"
   else fail "07_evaluate --real: part-colour accuracy of real birds '$acc' %: $(tail -3 real.log)"; fi
 else fail "07_evaluate --real: $(tail -2 real.log)"; fi
+
+# --readings: the reader's view of every scored image, and a table whose
+# named/read pairs must give the very per-part accuracies 07 prints.
+if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --candidates 5 --readings readings >readings.log 2>&1; then
+  images=$(ls readings/*.png 2>/dev/null | wc -l)
+  rows=$(($(wc -l <readings/readings.tsv) - 1))
+  width=$(od -An -tu1 -j16 -N4 readings/000.png | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+  from_table=$(awk -F'\t' 'NR == 1 { for (c = 8; c <= NF; ++c) { name[c] = $c; sub(/ .*/, "", name[c]) } next }
+    { for (c = 8; c <= NF; ++c) { split($c, nr, "/"); if (nr[1] != "-") { n[c]++; r[c] += (nr[1] == nr[2]) } } }
+    END { for (c = 8; c <= 14; ++c) printf "%s %.1f %d\n", name[c], n[c] ? 100 * r[c] / n[c] : 0, n[c] }' readings/readings.tsv)
+  from_log=$(sed -n 's/^  \([a-z]*\) *\([0-9.]*\) % of \([0-9]*\).*/\1 \2 \3/p' readings.log)
+  if ((images == 8 && rows == 8 && width == 256)) && [[ -n "$from_log" && "$from_table" == "$from_log" ]]; then
+    pass "07_evaluate --readings: 8 images at 256 px, and the table gives the printed accuracies"
+  else
+    fail "07_evaluate --readings: $images images, $rows rows, width $width; table: $(echo $from_table) / printed: $(echo $from_log)"
+  fi
+else fail "07_evaluate --readings: $(tail -2 readings.log)"; fi
 
 if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
 echo "all checks passed"

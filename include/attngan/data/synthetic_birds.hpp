@@ -620,18 +620,21 @@ inline image draw_bird(const synthetic_bird& b, int image_size, std::uint64_t se
 /// The frame of a bounding box (not mirrored), for read_part_colours.
 inline frame frame_of(const bbox& b) { return frame{double(b.x), double(b.y), double(b.w), double(b.h), false}; }
 
+/// Where bird-unit point (u, v) of the bird in frame f lies in the image:
+/// continuous pixel coordinates (x, y), pixel (i, j) spanning [i, i + 1).
+inline std::array<double, 2> bird_to_pixel(const frame& f, double u, double v) {
+  const double fx = (u - pose::frame_u0) * f.w / pose::frame_w;
+  return {f.mirrored ? f.x + f.w - fx : f.x + fx, f.y + (v - pose::frame_v0) * f.h / pose::frame_h};
+}
+
 namespace detail {
 
 /// Mean colour around bird-unit point (u, v) of the bird in frame f: nine
 /// bilinear samples on a 3x3 grid of radius 0.04 units (at least the point
 /// itself), which averages out JPEG noise without leaving the part.
 inline std::array<double, 3> sample_bird(const image& img, const frame& f, double u, double v) {
-  const double px_per_u = f.w / pose::frame_w, px_per_v = f.h / pose::frame_h;
-  const auto to_x = [&](double uu) {
-    const double fx = (uu - pose::frame_u0) * px_per_u;
-    return f.mirrored ? f.x + f.w - fx : f.x + fx;
-  };
-  const auto to_y = [&](double vv) { return f.y + (vv - pose::frame_v0) * px_per_v; };
+  const auto to_x = [&](double uu) { return bird_to_pixel(f, uu, v)[0]; };
+  const auto to_y = [&](double vv) { return bird_to_pixel(f, u, vv)[1]; };
   const auto bilinear = [&](double x, double y, std::array<double, 3>& acc) {
     // Pixel (i, j) is centred at (i + 0.5, j + 0.5); clamp to the image.
     const double cx = std::clamp(x - 0.5, 0.0, double(img.width - 1));

@@ -748,23 +748,23 @@ inline part_colour_result part_colour_accuracy(std::span<const data::image> imag
   return part_colour_accuracy(images, targets, std::span<const data::frame>(frames));
 }
 
-/// Generated images (N, 3, S, S) in [-1, 1] on any backend (a generator
-/// stage's output), converted to bytes as data::from_tensor does, read in the
-/// expected frame of a S×S stage of `sizes`.
-template <real T, backend B>
-part_colour_result part_colour_accuracy(const tensor<T, B>& images, std::span<const part_targets> targets,
-                                        const data::pipeline_sizes& sizes, const part_colour_options& opt = {}) {
-  if (!images.defined() || images.rank() != 4 || images.shape()[1] != 3 || images.shape()[2] != images.shape()[3])
-    throw shape_error("part_colour_accuracy", attngan::detail::cat("expects images (N, 3, S, S), got ",
-                                                                   images.defined() ? images.shape() : shape()));
-  const index_t n = images.shape()[0], s = images.shape()[2];
-  int stage = -1;
+/// The stage (0-based) of `sizes` whose images are `side` pixels square;
+/// shape_error when none is.
+inline int stage_of_size(const data::pipeline_sizes& sizes, index_t side, const char* op) {
   for (int i = 0; i < sizes.branches; ++i)
-    if (sizes.stage_size(i) == s) stage = i;
-  if (stage < 0)
-    throw shape_error("part_colour_accuracy",
-                      attngan::detail::cat("image size ", s, " is no stage of the pipeline (base ", sizes.base_size,
-                                           ", ", sizes.branches, " stages)"));
+    if (sizes.stage_size(i) == side) return i;
+  throw shape_error(op, attngan::detail::cat("image size ", side, " is no stage of the pipeline (base ",
+                                             sizes.base_size, ", ", sizes.branches, " stages)"));
+}
+
+/// Images (N, 3, S, S) in [-1, 1] on any backend (a generator stage's
+/// output) as 8-bit RGB images, rounded as data::from_tensor does.
+template <real T, backend B>
+std::vector<data::image> images_from_tensor(const tensor<T, B>& images, const char* op = "images_from_tensor") {
+  if (!images.defined() || images.rank() != 4 || images.shape()[1] != 3 || images.shape()[2] != images.shape()[3])
+    throw shape_error(op, attngan::detail::cat("expects images (N, 3, S, S), got ",
+                                               images.defined() ? images.shape() : shape()));
+  const index_t n = images.shape()[0], s = images.shape()[2];
   const std::vector<T> host = images.to_vector();
   std::vector<data::image> imgs;
   imgs.reserve(std::size_t(n));
@@ -779,6 +779,17 @@ part_colour_result part_colour_accuracy(const tensor<T, B>& images, std::span<co
       }
     imgs.push_back(std::move(img));
   }
+  return imgs;
+}
+
+/// Generated images (N, 3, S, S) in [-1, 1] on any backend, converted by
+/// images_from_tensor and read in the expected frame of the S×S stage of
+/// `sizes`.
+template <real T, backend B>
+part_colour_result part_colour_accuracy(const tensor<T, B>& images, std::span<const part_targets> targets,
+                                        const data::pipeline_sizes& sizes, const part_colour_options& opt = {}) {
+  const std::vector<data::image> imgs = images_from_tensor(images, "part_colour_accuracy");
+  const int stage = stage_of_size(sizes, images.shape()[2], "part_colour_accuracy");
   return part_colour_accuracy(std::span<const data::image>(imgs), targets, expected_bird_frame(sizes, stage), opt);
 }
 
