@@ -162,6 +162,8 @@ if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --real --candidates 5 >r
   else fail "07_evaluate --real: part-colour accuracy of real birds '$acc' %: $(tail -3 real.log)"; fi
 else fail "07_evaluate --real: $(tail -2 real.log)"; fi
 
+expect_error "--readings into a file" "cannot create" "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" \
+  --readings "$CKPT/sub"
 # --readings: the reader's view of every scored image, and a table whose
 # named/read pairs must give the very per-part accuracies 07 prints.
 if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --candidates 5 --readings readings >readings.log 2>&1; then
