@@ -758,7 +758,7 @@ inline int stage_of_size(const data::pipeline_sizes& sizes, index_t side, const 
 }
 
 /// Images (N, 3, S, S) in [-1, 1] on any backend (a generator stage's
-/// output) as 8-bit RGB images, rounded as data::from_tensor does.
+/// output) as 8-bit RGB images, each converted by data::from_tensor.
 template <real T, backend B>
 std::vector<data::image> images_from_tensor(const tensor<T, B>& images, const char* op = "images_from_tensor") {
   if (!images.defined() || images.rank() != 4 || images.shape()[1] != 3 || images.shape()[2] != images.shape()[3])
@@ -766,18 +766,14 @@ std::vector<data::image> images_from_tensor(const tensor<T, B>& images, const ch
                                                images.defined() ? images.shape() : shape()));
   const index_t n = images.shape()[0], s = images.shape()[2];
   const std::vector<T> host = images.to_vector();
+  const std::size_t per_image = 3 * std::size_t(s) * std::size_t(s);
+  std::vector<float> one(per_image);
   std::vector<data::image> imgs;
   imgs.reserve(std::size_t(n));
-  const std::size_t plane = std::size_t(s) * std::size_t(s);
   for (index_t i = 0; i < n; ++i) {
-    data::image img{int(s), int(s)};
-    const T* v = host.data() + std::size_t(i) * 3 * plane;
-    for (int c = 0; c < 3; ++c)
-      for (std::size_t k = 0; k < plane; ++k) {
-        const float x = std::round((float(v[std::size_t(c) * plane + k]) + 1.0f) * 127.5f);
-        img.rgb[3 * k + std::size_t(c)] = std::uint8_t(std::clamp(x, 0.0f, 255.0f));
-      }
-    imgs.push_back(std::move(img));
+    const auto first = host.begin() + std::ptrdiff_t(std::size_t(i) * per_image);
+    std::transform(first, first + std::ptrdiff_t(per_image), one.begin(), [](T x) { return float(x); });
+    imgs.push_back(data::from_tensor(tensor<float, cpu>::from_host(shape(3, s, s), std::span<const float>(one))));
   }
   return imgs;
 }
