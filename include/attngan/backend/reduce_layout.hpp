@@ -22,7 +22,7 @@ struct reduce_layout {
   axis kept[4]{};
   int n_kept = 0;
   axis reduced[4]{};
-  int n_reduced = 0;
+  int n_reduced = 0;  // at most 2: of four axes with neighbours of a kind merged, runs alternate
   index_t outputs = 1;       // product of the kept extents
   index_t inner = 1;         // extent of the innermost reduced axis
   index_t inner_stride = 1;  // its stride

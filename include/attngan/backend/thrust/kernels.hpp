@@ -55,25 +55,23 @@ struct partial_sums {
   ATTNGAN_HD void operator()(index_t w) const {
     const index_t o = w / splits, s = w % splits;
     const index_t base = l.output_base(o), per = l.per_output();
+    // At most two reduced runs (four axes, neighbours of a kind merged): the
+    // r-th summed element sits at q·outer_stride + rem·inner_stride with
+    // r = q·inner + rem, advanced by `splits` without a division per
+    // element. One loop for every layout keeps one copy of the evaluator in
+    // the kernel (ptxas time grows with the code of every evaluator).
+    const index_t step_q = splits / l.inner, step_rem = splits % l.inner;
+    const index_t outer_stride = l.n_reduced == 2 ? l.reduced[0].stride : 0;
+    index_t q = s / l.inner, rem = s % l.inner;
     double acc = 0;
-    if (l.n_reduced == 1) {
-      for (index_t r = s; r < per; r += splits) acc += double(ev(base + r * l.inner_stride));
-    } else if (l.n_reduced == 2) {
-      // r = q · inner + rem, advanced by `splits` without a division per element
-      const index_t step_q = splits / l.inner, step_rem = splits % l.inner;
-      index_t q = s / l.inner, rem = s % l.inner;
-      const index_t outer_stride = l.reduced[0].stride;
-      for (index_t r = s; r < per; r += splits) {
-        acc += double(ev(base + q * outer_stride + rem * l.inner_stride));
-        q += step_q;
-        rem += step_rem;
-        if (rem >= l.inner) {
-          rem -= l.inner;
-          ++q;
-        }
+    for (index_t r = s; r < per; r += splits) {
+      acc += double(ev(base + q * outer_stride + rem * l.inner_stride));
+      q += step_q;
+      rem += step_rem;
+      if (rem >= l.inner) {
+        rem -= l.inner;
+        ++q;
       }
-    } else {
-      for (index_t r = s; r < per; r += splits) acc += double(ev(base + l.reduced_offset(r)));
     }
     if (partial) {
       partial[w] = acc;
