@@ -13,6 +13,9 @@
 # Environment:
 #   ATTNGAN_BUILD_DIR   build folder (default: <repo>/build)
 #   ATTNGAN_JOBS        parallel jobs for build and ctest (default: nproc)
+#   ATTNGAN_PROGRAMS_BACKEND  cpu, cuda or thrust_host: where programs 04-07
+#                       run (default: cuda when nvidia-smi lists a GPU and
+#                       nvcc is installed, else cpu)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,6 +63,10 @@ commands:
 environment:
   ATTNGAN_BUILD_DIR   build folder (default: build/ in the repository)
   ATTNGAN_JOBS        parallel jobs (default: number of cores, from nproc)
+  ATTNGAN_PROGRAMS_BACKEND
+                      cpu, cuda or thrust_host: where the programs train and
+                      generate (default: cuda when nvidia-smi lists a GPU and
+                      nvcc is installed, else cpu)
 
 Packages checked: g++ cmake ninja-build libeigen3-dev doctest-dev
 libbenchmark-dev libstb-dev nlohmann-json3-dev libcli11-dev. Run as root to
@@ -110,10 +117,42 @@ check_cmake_version() {
   fi
 }
 
+DEFAULT_NVCC=/usr/local/cuda/bin/nvcc  # where CMake's CUDA set-up looks too (cmake/attngan_cuda.cmake)
+
+have_nvcc() {
+  [[ -n "${CUDACXX:-}" ]] || command -v nvcc >/dev/null 2>&1 || [[ -x "$DEFAULT_NVCC" ]]
+}
+
+have_gpu() {
+  command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU '
+}
+
+# Where programs 04-07 train and generate: the GPU when this machine has one
+# and nvcc is installed (the CUDA toolkit is not a Debian package this script
+# installs), else the CPU. ATTNGAN_PROGRAMS_BACKEND (cpu, cuda, thrust_host)
+# overrides the choice.
+programs_backend() {
+  if [[ -n "${ATTNGAN_PROGRAMS_BACKEND:-}" ]]; then
+    echo "$ATTNGAN_PROGRAMS_BACKEND"
+  elif have_gpu && have_nvcc; then
+    echo cuda
+  else
+    echo cpu
+  fi
+}
+
 configure() {
   heading "Configuring into $BUILD_DIR"
   check_cmake_version
-  local args=(-S "$ROOT" -B "$BUILD_DIR" -DATTNGAN_BUILD_TESTS=ON -DATTNGAN_BUILD_EXAMPLES=ON)
+  local backend
+  backend="$(programs_backend)"
+  if [[ "$backend" == cuda && -z "${ATTNGAN_PROGRAMS_BACKEND:-}" ]]; then
+    echo "GPU found ($(nvidia-smi -L 2>/dev/null | head -n1)): the programs train and generate on it"
+  elif [[ "$backend" == cpu ]] && have_gpu && ! have_nvcc; then
+    echo "A GPU is present but nvcc is not: the programs run on the CPU (install the CUDA toolkit to use the GPU)"
+  fi
+  local args=(-S "$ROOT" -B "$BUILD_DIR" -DATTNGAN_BUILD_TESTS=ON -DATTNGAN_BUILD_EXAMPLES=ON
+              "-DATTNGAN_PROGRAMS_BACKEND=$backend")
   if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
     # First configure: choose generator and build type. Later runs keep
     # whatever the folder was configured with.
@@ -121,6 +160,10 @@ configure() {
       args+=(-G Ninja)
     fi
     args+=(-DCMAKE_BUILD_TYPE=Release)
+    # On a GPU machine, device code for that GPU only (CMake's "native").
+    if [[ "$backend" == cuda ]] && have_gpu; then
+      args+=(-DCMAKE_CUDA_ARCHITECTURES=native)
+    fi
   fi
   cmake "${args[@]}"
 }
@@ -186,4 +229,7 @@ main() {
   esac
 }
 
-main "$@"
+# Sourced (tests/programs/test_run_script.sh), it only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi

@@ -61,7 +61,7 @@ void pretrain_trunk(const std::string& data_dir, const data::cub_dataset& train,
                                                              data::synthetic_attributes_file));
         for (int p = 0; p < parts; ++p) labels.push_back(index_t(it->second.colours.c[std::size_t(p)]));
       }
-      const auto r = pre.step(b->images.front(), labels);
+      const auto r = pre.step(on_backend(b->images.front()), labels);
       right += r.accuracy;
       ++n;
       ++step;
@@ -125,6 +125,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   damsm.train_image_trunk = !freeze_trunk;
 
   try {
+    std::printf("device: %s\n", device_description().c_str());
     install_stop_handler();
     ensure_writable_folder(fs::absolute(out).parent_path());
     const auto train = data::cub_dataset::open(data_dir, data::split::train);
@@ -168,7 +169,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       std::size_t n = 0;
       while (auto b = loader.next()) {
         const text_batch t = text_of(*b);
-        const auto l = trainer.step(b->images.front(), t.captions, t.lengths, t.class_ids, dropout_rng);
+        const auto l = trainer.step(on_backend(b->images.front()), t.captions, t.lengths, t.class_ids, dropout_rng);
         sum += l.total();
         ++n;
         ++step;

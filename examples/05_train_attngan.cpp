@@ -111,6 +111,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   try {
+    std::printf("device: %s\n", device_description().c_str());
     install_stop_handler();
     const fs::path dir(out);
     ensure_writable_folder(dir / "samples");
@@ -237,7 +238,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
         auto b = loader.next();
         if (!b) break;
         const text_batch t = text_of(*b);
-        const auto l = trainer.step(b->images, t.captions, t.lengths, t.class_ids);
+        const auto l = trainer.step(on_backend(b->images), t.captions, t.lengths, t.class_ids);
         ++step;
         metrics << metrics_of(step, epoch, l, bar.seconds()).dump() << "\n";
         metrics.flush();

@@ -15,6 +15,11 @@
 #include <attngan/io/checkpoint.hpp>
 #include <attngan/models/attngan.hpp>
 #include <attngan/report/html_report.hpp>
+#if defined(ATTNGAN_PROGRAMS_CUDA)
+#include <attngan/cuda.hpp>
+#elif defined(ATTNGAN_PROGRAMS_THRUST_HOST)
+#include <attngan/thrust_host.hpp>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +29,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 #include <unistd.h>
 #include <vector>
 
@@ -35,7 +41,20 @@ namespace fs = std::filesystem;
 // ------------------------------------------------------------------ the model
 
 using T = float;
+// The backend the programs train and generate on: the CPU by default; the GPU
+// when built with ATTNGAN_PROGRAMS_BACKEND=cuda (CMake compiles programs.cpp
+// with nvcc then); thrust_host, the GPU kernels run on the host, is how a
+// machine without a GPU checks that the programs keep to the backend API.
+#if defined(ATTNGAN_PROGRAMS_CUDA)
+using B = attngan::cuda;
+inline constexpr const char* backend_name = "cuda";
+#elif defined(ATTNGAN_PROGRAMS_THRUST_HOST)
+using B = attngan::thrust_host;
+inline constexpr const char* backend_name = "thrust_host";
+#else
 using B = attngan::cpu;
+inline constexpr const char* backend_name = "cpu";
+#endif
 using preset = models::small_preset;
 inline constexpr int damsm_size = 64;  // the image encoder's input side
 using image_encoder_spec = models::small_image_encoder<preset::nef, damsm_size>;
@@ -111,7 +130,41 @@ class progress {
   clock::time_point start_, last_;
 };
 
+/// The device the programs run on, for their first line of output. A GPU
+/// build on a machine without a usable GPU fails here, before any work.
+inline std::string device_description() {
+#if defined(ATTNGAN_PROGRAMS_CUDA)
+  if (!attngan::cuda::available())
+    throw backend_error("device", "these programs were built for the GPU (ATTNGAN_PROGRAMS_BACKEND=cuda) but no CUDA "
+                                  "device is usable here; rebuild with -DATTNGAN_PROGRAMS_BACKEND=cpu");
+  return "cuda, " + attngan::cuda::device_name();
+#elif defined(ATTNGAN_PROGRAMS_THRUST_HOST)
+  return "thrust_host (the GPU backend's code paths on the CPU)";
+#else
+  return attngan::detail::cat("cpu, ", attngan::cpu::threads(), " threads");
+#endif
+}
+
 // ------------------------------------------------------------------ batches
+
+/// A tensor from the data loader (host memory) on the programs' backend: a
+/// view of the same storage on the CPU, a copy elsewhere.
+template <class V>
+tensor<V, B> on_backend(const tensor<V, cpu>& t) {
+  if constexpr (std::is_same_v<B, cpu>) {
+    return t.view(t.shape());
+  } else {
+    return t.template to<B>();
+  }
+}
+
+/// Every stage's images of a loader batch on the programs' backend.
+inline std::vector<tensor<T, B>> on_backend(const std::vector<tensor<T, cpu>>& images) {
+  std::vector<tensor<T, B>> out;
+  out.reserve(images.size());
+  for (const auto& t : images) out.push_back(on_backend(t));
+  return out;
+}
 
 /// A loader batch's captions as the models take them.
 struct text_batch {
@@ -122,7 +175,7 @@ struct text_batch {
 
 inline text_batch text_of(const data::batch& b) {
   text_batch t;
-  t.captions = tensor<std::int64_t, B>::from_host(b.captions.shape(), b.captions.to_vector());
+  t.captions = on_backend(b.captions);
   for (std::int64_t l : b.lengths.to_vector()) t.lengths.push_back(index_t(l));
   t.class_ids = b.class_ids.to_vector();
   return t;

@@ -8,6 +8,9 @@
 #   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
 #         -DATTNGAN_NATIVE_ARCH=OFF -DCMAKE_CUDA_ARCHITECTURES=90
 #   ninja -C build-gpu test_parity_cuda bench_cuda_ops
+#   # optional, the programs on the GPU (configure with -DATTNGAN_BUILD_EXAMPLES=ON
+#   # -DATTNGAN_PROGRAMS_BACKEND=cuda; nvcc takes about 4.5 min on 2 cores):
+#   ninja -C build-gpu 03_make_synthetic_birds 04_pretrain_damsm 05_train_attngan 07_evaluate
 #   bash bench/gpu/run_gpu_checks.sh --stage build-gpu   # copies libbenchmark beside them
 #   # on the GPU machine, from the repository root:
 #   bash bench/gpu/run_gpu_checks.sh build-gpu results.txt
@@ -15,7 +18,9 @@
 # It runs, in order, each under a time limit: the CUDA-vs-CPU parity tests of
 # every primitive and layer (tests/backend/parity), the CUDA benchmarks at
 # AttnGAN's shapes, and PyTorch eager on the same shapes
-# (bench/gpu/torch_ops.py), and writes everything to one results file. The
+# (bench/gpu/torch_ops.py), then, when the build has them, the programs on the
+# GPU (synthetic birds, a short DAMSM and GAN run with their rates, the
+# evaluation), and writes everything to one results file. The
 # exit status is the parity tests' (0 passed, 1 failed, 77 no GPU).
 set -u
 
@@ -56,6 +61,25 @@ echo "bench exit status: $?" >> "$out"
 echo >> "$out"; echo "## PyTorch eager, same shapes (median of 5)" >> "$out"
 PYTHONUNBUFFERED=1 timeout 240 python3 "$here/torch_ops.py" --repetitions 5 >> "$out" 2>&1
 echo "torch exit status: $?" >> "$out"
+
+programs="$build/examples"
+if [ -x "$programs/05_train_attngan" ]; then
+  work=$(mktemp -d)
+  # Each program's own lines, its progress bar reduced to the last update.
+  summary() { tr '\r' '\n' | grep -v '^ *$' | awk '/^[a-z][a-z ]* [0-9]+\/[0-9]+  /{last=$0; next} {print} END{if (last) print "last progress: " last}'; }
+  {
+    echo; echo "## the programs on the GPU (small configuration, demo options, short runs)"
+    timeout 60 "$programs/03_make_synthetic_birds" --out "$work/birds" --classes 20 --images-per-class 40 --size 128 \
+      --colour-mixing 1 2>&1 | tail -n 2
+    timeout 150 "$programs/04_pretrain_damsm" --data "$work/birds" --out "$work/run/damsm.safetensors" --epochs 10 \
+      --lr-decay 1 --dropout 0 --attribute-pretrain 5 --freeze-trunk 2>&1 | summary
+    timeout 200 "$programs/05_train_attngan" --data "$work/birds" --damsm "$work/run/damsm.safetensors" --out "$work/run" \
+      --steps 300 --lr-g 1e-3 --lr-d 1e-3 --no-flip --ema-decay 0.99 --sample-average 2>&1 | summary
+    timeout 120 "$programs/07_evaluate" --data "$work/birds" --checkpoint "$work/run/checkpoint.safetensors" --average \
+      2>&1 | summary
+  } >> "$out" 2>&1
+  rm -rf "$work"
+fi
 
 cat "$out"
 exit $parity

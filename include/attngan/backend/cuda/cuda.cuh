@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <string>
 
 #include "attngan/core/allocator.hpp"
 #include "attngan/core/backend.hpp"
@@ -68,6 +69,15 @@ struct cuda {
     return n;
   }
   static bool available() noexcept { return device_count() > 0; }
+
+  /// The current device's name, as the driver reports it ("NVIDIA H200").
+  static std::string device_name() {
+    int device = 0;
+    ATTNGAN_CUDA_CHECK(cudaGetDevice(&device));
+    cudaDeviceProp prop{};
+    ATTNGAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    return prop.name;
+  }
 
   /// The process-wide caching allocator of device memory (never destroyed:
   /// freeing after the CUDA runtime shut down would fail).
