@@ -125,7 +125,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   damsm.train_image_trunk = !freeze_trunk;
 
   try {
-    std::printf("device: %s\n", device_description().c_str());
+    announce_device();
     install_stop_handler();
     ensure_writable_folder(fs::absolute(out).parent_path());
     const auto train = data::cub_dataset::open(data_dir, data::split::train);

@@ -111,7 +111,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   try {
-    std::printf("device: %s\n", device_description().c_str());
+    announce_device();
     install_stop_handler();
     const fs::path dir(out);
     ensure_writable_folder(dir / "samples");

@@ -117,7 +117,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   }
 
   try {
-    std::printf("device: %s\n", device_description().c_str());
+    announce_device();
     if (!file.empty()) {
       std::ifstream in(file);
       if (!in) throw io_error("generate", attngan::detail::cat("cannot read '", file, "'"));

@@ -170,7 +170,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   try {
-    std::printf("device: %s\n", device_description().c_str());
+    announce_device();
     if (!readings_dir.empty()) ensure_writable_folder(readings_dir);  // fail before the long work
     generator rng(seed);
     gan_trainer trainer(rng, false);

@@ -130,8 +130,8 @@ class progress {
   clock::time_point start_, last_;
 };
 
-/// The device the programs run on, for their first line of output. A GPU
-/// build on a machine without a usable GPU fails here, before any work.
+/// The device the programs run on. A GPU build on a machine without a usable
+/// GPU fails here, before any work.
 inline std::string device_description() {
 #if defined(ATTNGAN_PROGRAMS_CUDA)
   if (!attngan::cuda::available())
@@ -143,6 +143,14 @@ inline std::string device_description() {
 #else
   return attngan::detail::cat("cpu, ", attngan::cpu::threads(), " threads");
 #endif
+}
+
+/// The programs' first line of output: the device. stdout becomes line
+/// buffered, so a log of stdout and stderr together (the progress line is on
+/// stderr) keeps the order in which things were printed.
+inline void announce_device() {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::printf("device: %s\n", device_description().c_str());
 }
 
 // ------------------------------------------------------------------ batches
