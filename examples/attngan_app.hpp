@@ -47,13 +47,10 @@ using T = float;
 // machine without a GPU checks that the programs keep to the backend API.
 #if defined(ATTNGAN_PROGRAMS_CUDA)
 using B = attngan::cuda;
-inline constexpr const char* backend_name = "cuda";
 #elif defined(ATTNGAN_PROGRAMS_THRUST_HOST)
 using B = attngan::thrust_host;
-inline constexpr const char* backend_name = "thrust_host";
 #else
 using B = attngan::cpu;
-inline constexpr const char* backend_name = "cpu";
 #endif
 using preset = models::small_preset;
 inline constexpr int damsm_size = 64;  // the image encoder's input side
