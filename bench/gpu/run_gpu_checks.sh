@@ -12,6 +12,10 @@
 #   # -DATTNGAN_PROGRAMS_BACKEND=cuda; nvcc takes about 4.5 min on 2 cores):
 #   ninja -C build-gpu 03_make_synthetic_birds 04_pretrain_damsm 05_train_attngan 07_evaluate
 #   bash bench/gpu/run_gpu_checks.sh --stage build-gpu   # copies libbenchmark beside them
+#   # (to copy less than the whole folder, the script needs only these: for sm_90
+#   # alone, tests/backend/parity/test_parity_cuda ~8 MB, bench/bench_cuda_ops
+#   # ~3.5 MB, lib/, examples/03_make_synthetic_birds, and 04, 05 and 07 at
+#   # ~10 MB each)
 #   # on the GPU machine, from the repository root:
 #   bash bench/gpu/run_gpu_checks.sh build-gpu results.txt
 #
