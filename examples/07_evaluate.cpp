@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <numbers>
 
 using namespace app;
 
@@ -74,7 +75,7 @@ void write_readings(const fs::path& dir, const std::vector<data::image>& images,
       const auto& pt = data::pose::sample_points[std::size_t(p)];
       const auto at = data::bird_to_pixel(f, pt[0], pt[1]);
       for (int k = 0; k < 24; ++k) {  // a ring of radius 1.5 source pixels
-        const double a = 2 * 3.14159265358979 * k / 24;
+        const double a = 2 * std::numbers::pi * k / 24;
         put(zoom * (at[0] + 1.5 * std::cos(a)), zoom * (at[1] + 1.5 * std::sin(a)), ring);
       }
       tsv << "\t" << (target ? std::string(data::colour_name(*target)) : std::string("-")) << "/"

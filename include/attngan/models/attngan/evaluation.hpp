@@ -766,15 +766,11 @@ std::vector<data::image> images_from_tensor(const tensor<T, B>& images, const ch
                                                images.defined() ? images.shape() : shape()));
   const index_t n = images.shape()[0], s = images.shape()[2];
   const std::vector<T> host = images.to_vector();
-  const std::size_t per_image = 3 * std::size_t(s) * std::size_t(s);
-  std::vector<float> one(per_image);
+  const std::vector<float> values(host.begin(), host.end());
+  const auto all = tensor<float, cpu>::from_host(images.shape(), std::span<const float>(values));
   std::vector<data::image> imgs;
   imgs.reserve(std::size_t(n));
-  for (index_t i = 0; i < n; ++i) {
-    const auto first = host.begin() + std::ptrdiff_t(std::size_t(i) * per_image);
-    std::transform(first, first + std::ptrdiff_t(per_image), one.begin(), [](T x) { return float(x); });
-    imgs.push_back(data::from_tensor(tensor<float, cpu>::from_host(shape(3, s, s), std::span<const float>(one))));
-  }
+  for (index_t i = 0; i < n; ++i) imgs.push_back(data::from_tensor(all.subview(i * 3 * s * s, shape(3, s, s))));
   return imgs;
 }
 
