@@ -5,6 +5,8 @@
 #include <functional>
 #include <random>
 
+namespace test_elementwise {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -176,3 +178,5 @@ TEST_CASE("fast_divisor: multiply-and-shift division equals integer division bel
   }
   CHECK(wrong == 0);
 }
+
+}  // namespace test_elementwise

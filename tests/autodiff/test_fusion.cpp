@@ -2,6 +2,8 @@
 // backward — counted with the primitive launch counter and the allocator.
 #include "test_support.hpp"
 
+namespace test_fusion {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -61,3 +63,5 @@ TEST_CASE("a reduction of an expression is fused with it") {
   for (std::size_t i = 0; i < av.size(); i += 37)
     CHECK(ga[i] == doctest::Approx(2 * (av[i] - bv[i]) / float(s.numel())).epsilon(1e-5));
 }
+
+}  // namespace test_fusion

@@ -1,6 +1,8 @@
 // gradcheck itself: it passes correct gradients and catches wrong ones.
 #include "test_support.hpp"
 
+namespace test_gradcheck {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -43,3 +45,5 @@ TEST_CASE("gradcheck leaves the caller's tensors unchanged") {
   (void)gradcheck<cpu>([](const std::vector<vd>& x) { return vd(exp(x[0])); }, {&a});
   CHECK(a.to_vector() == before);
 }
+
+}  // namespace test_gradcheck

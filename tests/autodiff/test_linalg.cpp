@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+namespace test_linalg {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -88,3 +90,5 @@ TEST_CASE("reshape aliases the value and routes the gradient back") {
   backward(sum(y * y));
   CHECK(x.grad().to_vector() == std::vector<float>{2, 4, 6, 8, 10, 12});
 }
+
+}  // namespace test_linalg

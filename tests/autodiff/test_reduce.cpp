@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+namespace test_reduce {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -65,3 +67,5 @@ TEST_CASE("bad axes throw errors naming the shape") {
   CHECK_THROWS_WITH_AS((void)sum(x, {2}), "sum: axis 2 is out of range for shape (2, 3)", shape_error);
   CHECK_THROWS_WITH_AS((void)mean(x, {1, -1}), "mean: axis -1 is listed twice for shape (2, 3)", value_error);
 }
+
+}  // namespace test_reduce

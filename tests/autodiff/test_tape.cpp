@@ -1,6 +1,8 @@
 // The tape's behaviour in the situations a GAN step creates.
 #include "test_support.hpp"
 
+namespace test_tape {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -127,3 +129,5 @@ TEST_CASE("intermediate gradients are released after backward") {
   CHECK_FALSE(z.has_grad());
   CHECK(x.has_grad());
 }
+
+}  // namespace test_tape

@@ -2,6 +2,8 @@
 // of the last axis, broadcast slices; values and gradients.
 #include "test_support.hpp"
 
+namespace test_views {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -53,3 +55,5 @@ TEST_CASE("gradcheck: slices of the last axis, of rank-2 tensors, broadcast slic
         CHECK(g[std::size_t((n * 64 + ch + 32) * 256 + p)] == doctest::Approx(2 * a * a * s * s * (1 - s)).epsilon(1e-12));
       }
 }
+
+}  // namespace test_views

@@ -1,6 +1,8 @@
 #include "test_support.hpp"
 #include <cmath>
 
+namespace test_allocator {
+
 using namespace attngan;
 using attngan::test::tcpu;
 
@@ -101,3 +103,5 @@ TEST_CASE("caching allocator: poisoning fills new and reused blocks with 0xFF, o
   device_like.set_poison(true);
   CHECK_FALSE(device_like.poisoning());
 }
+
+}  // namespace test_allocator

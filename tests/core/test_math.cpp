@@ -6,6 +6,8 @@
 #include <bit>
 #include <limits>
 
+namespace test_math {
+
 using namespace attngan;
 
 namespace {
@@ -68,3 +70,5 @@ TEST_CASE("detail::number_text spells non-finite values the same whatever their 
   CHECK(detail::number_text(1.5) == "1.5");
   CHECK(detail::number_text(-0.25) == "-0.25");
 }
+
+}  // namespace test_math

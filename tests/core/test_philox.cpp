@@ -8,6 +8,8 @@
 
 #include "attngan/core/philox.hpp"
 
+namespace test_philox {
+
 namespace ph = attngan::philox;
 using attngan::index_t;
 
@@ -233,3 +235,5 @@ TEST_CASE("normal: extreme lanes stay finite") {
   CHECK(ph::bits_to_uniform_double(0xffffffffu, 0xffffffffu) < 1.0);
   CHECK(ph::bits_to_uniform_double(0xffffffffu, 0xffffffffu) == 1.0 - 0x1p-53);
 }
+
+}  // namespace test_philox

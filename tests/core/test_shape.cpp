@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+namespace test_shape {
+
 using namespace attngan;
 
 TEST_CASE("shape: rank, extents, strides and padding") {
@@ -52,3 +54,5 @@ TEST_CASE("errors form one hierarchy under attngan::error") {
   CHECK(std::is_base_of_v<error, autodiff_error>);
   CHECK(std::is_base_of_v<std::runtime_error, error>);
 }
+
+}  // namespace test_shape

@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+namespace test_tensor {
+
 using namespace attngan;
 using attngan::test::tcpu;
 
@@ -80,3 +82,5 @@ TEST_CASE("tensor: explicit copy between backends keeps values") {
   CHECK_FALSE(u.shares_storage_with(t));
   CHECK(u.to_vector() == t.to_vector());
 }
+
+}  // namespace test_tensor

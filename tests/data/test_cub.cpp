@@ -15,6 +15,8 @@
 
 #include "scratch_folder.hpp"
 
+namespace test_cub {
+
 namespace {
 
 using namespace attngan;
@@ -268,3 +270,5 @@ TEST_CASE("cub: broken datasets give errors that name the file") {
     CHECK_CONTAINS(ds.warnings()[0], "c_2.txt' line 1: no word in the caption, skipped");
   }
 }
+
+}  // namespace test_cub

@@ -14,6 +14,8 @@
 #include "scratch_folder.hpp"
 #include "test_support.hpp"
 
+namespace test_image {
+
 namespace fs = std::filesystem;
 using attngan::test::message_of;
 using attngan::test::scratch_folder;
@@ -179,3 +181,5 @@ TEST_CASE("image: writes are atomic and report bad destinations") {
   write_png(dir.path() / "a.png", img);
   CHECK(read_image(dir.path() / "a.png").rgb == img.rgb);
 }
+
+}  // namespace test_image

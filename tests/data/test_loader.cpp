@@ -15,6 +15,8 @@
 
 #include "scratch_folder.hpp"
 
+namespace test_loader {
+
 namespace {
 
 using namespace attngan;
@@ -336,3 +338,5 @@ TEST_CASE("loader: a corrupt image fails its batch, naming the file, on any thre
     CHECK(next->number == 1);
   }
 }
+
+}  // namespace test_loader

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace test_pickle {
+
 namespace {
 
 using namespace attngan;
@@ -306,3 +308,5 @@ TEST_CASE("pickle: files that are missing or too large are named") {
   const auto big = io_error_message([&] { read_string_list(golden("filenames_py2_many_p2.pickle"), lim); });
   CHECK(big.find("more than the 100 accepted") != std::string::npos);
 }
+
+}  // namespace test_pickle

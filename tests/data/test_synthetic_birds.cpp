@@ -19,6 +19,8 @@
 #include "scratch_folder.hpp"
 #include "test_support.hpp"
 
+namespace test_synthetic_birds {
+
 namespace fs = std::filesystem;
 using namespace attngan;
 using namespace attngan::data;
@@ -380,3 +382,5 @@ TEST_CASE("synthetic birds: read_part_colours is not fooled by a mirrored bird")
   f.mirrored = true;
   CHECK(read_part_colours(img, f) == b.attributes.colours);
 }
+
+}  // namespace test_synthetic_birds

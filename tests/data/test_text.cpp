@@ -12,6 +12,8 @@
 
 #include "scratch_folder.hpp"
 
+namespace test_text {
+
 namespace {
 
 using namespace attngan;
@@ -173,3 +175,5 @@ TEST_CASE("text: vocabulary") {
   CHECK_THROWS_AS(vocabulary(std::vector<std::string>{"bird"}), value_error);
   CHECK_THROWS_AS(vocabulary(std::vector<std::string>{"<end>", "a", "a"}), value_error);
 }
+
+}  // namespace test_text

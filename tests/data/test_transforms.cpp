@@ -14,6 +14,8 @@
 
 #include "test_support.hpp"
 
+namespace test_transforms {
+
 namespace fs = std::filesystem;
 using namespace attngan;
 using namespace attngan::data;
@@ -258,3 +260,5 @@ TEST_CASE("transforms: map_to_stage follows a point through crop, scale, random 
     }
   }
 }
+
+}  // namespace test_transforms

@@ -16,6 +16,8 @@
 
 #include "test_support.hpp"
 
+namespace test_evaluation {
+
 using namespace attngan;
 using namespace attngan::models;
 
@@ -496,3 +498,5 @@ TEST_CASE("part_colour_accuracy: real birds read back right, shuffled attributes
                     shape_error);
   }
 }
+
+}  // namespace test_evaluation

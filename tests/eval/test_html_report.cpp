@@ -16,6 +16,8 @@
 #include "../data/scratch_folder.hpp"
 #include "test_support.hpp"
 
+namespace test_html_report {
+
 using namespace attngan;
 using namespace attngan::report;
 using attngan::test::scratch_folder;
@@ -221,3 +223,5 @@ TEST_CASE("html_report: one self-contained file with curves, samples, captions a
   CHECK_THROWS_AS(r.write(dir / "no" / "such" / "report.html"), io_error);
   CHECK_FALSE(std::filesystem::exists(dir / "no"));
 }
+
+}  // namespace test_html_report

@@ -11,6 +11,8 @@
 
 #include "test_support.hpp"
 
+namespace test_scores {
+
 using namespace attngan;
 using namespace attngan::models;
 
@@ -139,3 +141,4 @@ TEST_CASE("feature_statistics: the unbiased covariance of a hand-made set") {
   CHECK_THROWS_AS(feature_statistics(host_matrix{1, 2, {1, 2}}), value_error);
 }
 
+}  // namespace test_scores

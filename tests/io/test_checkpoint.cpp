@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+namespace test_checkpoint {
+
 namespace {
 
 using namespace attngan;
@@ -312,3 +314,5 @@ TEST_CASE("checkpoint: the DAMSM encoder pair with its vocabulary") {
   CHECK_THROWS_AS(words_from_json("{\"a\":1}"), value_error);
   CHECK_THROWS_AS(words_from_json("[1]"), value_error);
 }
+
+}  // namespace test_checkpoint

@@ -28,6 +28,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+namespace test_safetensors {
+
 namespace {
 
 using namespace attngan;
@@ -462,3 +464,5 @@ TEST_CASE("state: the error lists all missing, unexpected and mis-shaped keys, a
   const std::string dtype_msg = load_error(ints, a2, "G.");
   CHECK(dtype_msg.find("5 keys of a wrong dtype: G.0.weight (I32, expected a floating dtype)") != std::string::npos);
 }
+
+}  // namespace test_safetensors

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <iterator>
 
+namespace test_torch_import {
+
 using namespace attngan;
 using namespace attngan::test;
 using io::torch_dtype;
@@ -268,3 +270,5 @@ TEST_CASE("load_into: the text encoder's state into a mismatched network lists e
   CHECK_CONTAINS(m, "1 key(s) not of a floating type: rnn.weight_ih_l0 is int32.");
   CHECK(net.parameter_arena().to_vector() == before);
 }
+
+}  // namespace test_torch_import

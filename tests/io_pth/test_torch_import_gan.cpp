@@ -8,6 +8,8 @@
 
 #include <attngan/io/torch_import.hpp>
 
+namespace test_torch_import_gan {
+
 using namespace attngan;
 using namespace attngan::test;
 namespace M = attngan::models;
@@ -104,3 +106,5 @@ TEST_CASE("load_into: G's checkpoint into D64, and num_batches_tracked without i
   // num_batches_tracked of G's batch norms is unexpected here: D has no such batch norm
   CHECK(m.find("h_net1.fc.1.num_batches_tracked ()") != std::string::npos);
 }
+
+}  // namespace test_torch_import_gan

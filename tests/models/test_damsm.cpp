@@ -17,6 +17,8 @@
 #include <attngan/models/attngan/image_encoder.hpp>
 #include <attngan/models/attngan/text_encoder.hpp>
 
+namespace test_damsm {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -411,3 +413,5 @@ TEST_CASE("DAMSM losses reject mismatched inputs with the op name") {
                                                                  vf::leaf(randn<float>(shape(2, 5), 5))); })
             .find("sent_loss") == 0);
 }
+
+}  // namespace test_damsm

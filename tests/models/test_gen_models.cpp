@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <memory>
 
+namespace test_gen_models {
+
 using namespace attngan;
 using namespace attngan::test;
 namespace M = attngan::models;
@@ -301,3 +303,5 @@ TEST_CASE("small preset: 32x32 then 64x64 images, attention at 32x32, D32 and D6
                                               eval(narrow(out.images[0], 0, 0, 1)), eval(narrow(sent, 0, 0, 1))),
                   value_error);
 }
+
+}  // namespace test_gen_models

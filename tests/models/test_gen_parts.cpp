@@ -5,6 +5,8 @@
 #include "gen_fixture.hpp"
 #include "../nn/network_gradcheck.hpp"
 
+namespace test_gen_parts {
+
 using namespace attngan;
 using namespace attngan::test;
 namespace M = attngan::models;
@@ -92,3 +94,4 @@ TEST_CASE("gradcheck: conditioning augmentation (c and the KL term) w.r.t. sente
   CHECK_THROWS_AS(ca(vd::leaf(sent.clone()), vd::leaf(tensor<double, cpu>::zeros(shape(2, 4)))), shape_error);
 }
 
+}  // namespace test_gen_parts

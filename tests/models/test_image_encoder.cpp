@@ -14,6 +14,8 @@
 #include <cmath>
 #include <fstream>
 
+namespace test_image_encoder {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -224,3 +226,5 @@ TEST_CASE("inception_scores: IS of the first set's softmax(logits), FID of the p
   CHECK_THROWS_AS(models::inception_scores(net, fake, real, 8, 2), value_error);  // 8 splits of 7 images
   CHECK_THROWS_AS(models::inception_activations_of(net, fake, 0), value_error);
 }
+
+}  // namespace test_image_encoder

@@ -19,6 +19,8 @@
 #include <cmath>
 #include <limits>
 
+namespace test_trainer {
+
 using namespace attngan;
 using namespace attngan::test;
 namespace M = attngan::models;
@@ -339,3 +341,5 @@ TEST_CASE("gan_hyperparameters: the running average of G moves by its decay") {
     CHECK(bad == 0);
   }
 }
+
+}  // namespace test_trainer

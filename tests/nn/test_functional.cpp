@@ -4,6 +4,8 @@
 
 #include <attngan/nn.hpp>
 
+namespace test_functional {
+
 using namespace attngan;
 using namespace attngan::test;
 namespace F = attngan::nn::functional;
@@ -118,3 +120,5 @@ TEST_CASE("NaN in inputs is reported by the layer that can see it cheaply") {
   CHECK_THROWS_WITH_AS(bn(vf::leaf(std::move(x))),
                        "batch_norm: the batch variance of channel 1 is nan: the input contains NaN or infinity", value_error);
 }
+
+}  // namespace test_functional

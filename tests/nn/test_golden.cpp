@@ -5,6 +5,8 @@
 
 #include <attngan/nn.hpp>
 
+namespace test_golden {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -84,3 +86,5 @@ TEST_CASE("golden: channel concatenation") {
   check_close(f, "grad.input0", a.grad(), "grad");
   check_close(f, "grad.input1", b.grad(), "grad");
 }
+
+}  // namespace test_golden

@@ -8,6 +8,8 @@
 #include <array>
 #include <span>
 
+namespace test_layers {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -236,3 +238,5 @@ TEST_CASE("batch norm in training on the cpu backend: the fused op equals the co
     CHECK(relative_error(fused.variance.to_vector(), values(ref[2].value())) < 1e-5);
   }
 }
+
+}  // namespace test_layers

@@ -5,6 +5,8 @@
 
 #include <attngan/nn.hpp>
 
+namespace test_lstm {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -76,3 +78,5 @@ TEST_CASE("gradcheck: concat, stack, transpose and select") {
   CHECK(t.shape() == shape(4, 3, 2));
   CHECK(t.item(1) == a.item(12));  // t[0, 0, 1] = a[1, 0, 0]
 }
+
+}  // namespace test_lstm

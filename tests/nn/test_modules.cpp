@@ -3,6 +3,8 @@
 
 #include <attngan/nn.hpp>
 
+namespace test_modules {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -156,3 +158,5 @@ TEST_CASE("use_parameters points the modules at other vars, and back") {
   std::vector<vf> wrong{other[1], other[0]};
   CHECK_THROWS_AS(net.use_parameters(wrong), shape_error);
 }
+
+}  // namespace test_modules

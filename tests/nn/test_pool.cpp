@@ -4,6 +4,8 @@
 
 #include <attngan/nn.hpp>
 
+namespace test_pool {
+
 using namespace attngan;
 using namespace attngan::test;
 namespace F = attngan::nn::functional;
@@ -99,3 +101,5 @@ TEST_CASE("gradcheck: embedding weights (repeated ids) and tiling") {
   auto s = randn<double>(shape(2, 3), 2);
   CHECK(gradcheck<cpu>([](const std::vector<vd>& v) { return F::tile_spatial(v[0], 2, 3); }, {&s}).ok);
 }
+
+}  // namespace test_pool

@@ -5,6 +5,8 @@
 #include <attngan/nn.hpp>
 #include <attngan/optim.hpp>
 
+namespace test_optim {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -77,3 +79,5 @@ TEST_CASE("parameter EMA with decay 0.999 equals AttnGAN's avg.mul_(0.999).add_(
   CHECK_FALSE(f.has("p5"));
   check_close(f, "final", ema.average(), "output");
 }
+
+}  // namespace test_optim

@@ -3,6 +3,8 @@
 
 #include <atomic>
 
+namespace test_elementwise {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -43,3 +45,5 @@ TEST_CASE("the CPU backend uses every OpenMP thread it is given") {
   int distinct = 1 + *std::max_element(owner.begin(), owner.end());
   CHECK(distinct == cpu::threads());
 }
+
+}  // namespace test_elementwise

@@ -2,6 +2,8 @@
 // padded leading dimensions, batches, and the sizes AttnGAN uses.
 #include "test_support.hpp"
 
+namespace test_gemm {
+
 using namespace attngan;
 using namespace attngan::test;
 using primitives::gemm_args;
@@ -103,3 +105,5 @@ TEST_CASE("gemm rejects inconsistent arguments") {
                                                          0.f, &x, 2}),
                   value_error);
 }
+
+}  // namespace test_gemm

@@ -10,6 +10,8 @@
 #include "attngan/nn/ops/resample.hpp"
 #include "test_support.hpp"
 
+namespace test_host_ranges {
+
 using namespace attngan;
 using kernels::conv_geometry;
 
@@ -122,3 +124,5 @@ TEST_CASE("upsample_nearest_kernel: host range() equals the per-index formula, a
     }
   }
 }
+
+}  // namespace test_host_ranges

@@ -3,6 +3,8 @@
 // outputs, parallel over chunks of one output).
 #include "test_support.hpp"
 
+namespace test_reduce {
+
 using namespace attngan;
 using namespace attngan::test;
 
@@ -60,3 +62,5 @@ TEST_CASE("make_reduce_plan rejects shapes that are not a reduction") {
   CHECK_THROWS_WITH_AS((void)primitives::make_reduce_plan(shape(2, 3), shape(2, 2), "sum"),
                        "sum: cannot reduce shape (2, 3) to (2, 2): every axis must be kept or reduced to 1", shape_error);
 }
+
+}  // namespace test_reduce
