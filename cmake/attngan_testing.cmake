@@ -42,7 +42,7 @@ function(attngan_add_test_suite)
   # is then instantiated and optimised once instead of once per file: test_nn
   # 72 s instead of 124 s, test_autodiff 60 s instead of 99 s (2 jobs on the
   # 2-core VM). Suites whose files instantiate different models (the model,
-  # io and eval suites) compile slower joined, so they do not ask for it.
+  # io and eval suites) gained nothing joined, so they do not ask for it.
   # Every test file keeps its code in a namespace named after the file, so
   # joined files do not clash.
   if(arg_UNITY AND ATTNGAN_UNITY_TESTS)
