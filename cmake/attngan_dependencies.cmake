@@ -110,8 +110,15 @@ endmacro()
 
 # --- What the library needs --------------------------------------------------
 attngan_find_package(Eigen3 3.4 DEBIAN libeigen3-dev NO_MODULE)
-# libgomp comes with g++ (libgomp1 is the runtime, g++ pulls in the rest).
-attngan_find_package(OpenMP DEBIAN "g++ libgomp1" COMPONENTS CXX)
+# libgomp comes with g++ (libgomp1 is the runtime, g++ pulls in the rest);
+# Clang needs LLVM's runtime, e.g. libomp-19-dev beside clang-19.
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  string(REGEX MATCH "^[0-9]+" _attngan_clang_major "${CMAKE_CXX_COMPILER_VERSION}")
+  attngan_find_package(OpenMP DEBIAN "libomp-${_attngan_clang_major}-dev" COMPONENTS CXX)
+  unset(_attngan_clang_major)
+else()
+  attngan_find_package(OpenMP DEBIAN "g++ libgomp1" COMPONENTS CXX)
+endif()
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 attngan_find_package(Threads DEBIAN libc6-dev)
 # stb_image / stb_image_write: JPEG and PNG decode/encode (attngan/data/image.hpp).

@@ -573,8 +573,14 @@ inline safetensors_file read_safetensors(const std::filesystem::path& path) {
   // starts where the previous one ended.
   std::vector<const pending*> by_offset;
   for (const auto& p : entries) by_offset.push_back(&p);
-  std::stable_sort(by_offset.begin(), by_offset.end(), [](const pending* a, const pending* b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  // Ties keep the header's order (the pointers are into `entries`), so a
+  // message names the pair the same way every time. std::sort with that
+  // tie-break rather than std::stable_sort: libstdc++'s stable_sort calls
+  // std::get_temporary_buffer, which Clang 19 warns is deprecated.
+  std::sort(by_offset.begin(), by_offset.end(), [](const pending* a, const pending* b) {
+    if (a->begin != b->begin) return a->begin < b->begin;
+    if (a->end != b->end) return a->end < b->end;
+    return a < b;
   });
   std::uint64_t expected = 0;
   const pending* previous = nullptr;
