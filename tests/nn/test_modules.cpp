@@ -112,6 +112,9 @@ TEST_CASE("layers reject wrong shapes with errors naming the layer and the shape
   nn::network<nn::batch_norm2d<3>, float, cpu> bn(rng);
   CHECK_THROWS_WITH_AS(bn(vf::leaf(tcpu<float>::zeros(shape(1, 3, 1, 1)))),
                        "batch_norm: training needs more than one value per channel, got (1, 3, 1, 1)", value_error);
+  CHECK_THROWS_WITH_AS(bn(wrong), "batch_norm: expects (N, 3, H, W), got (1, 2, 5, 5)", shape_error);
+  nn::network<nn::batch_norm1d<3>, float, cpu> bn1(rng);
+  CHECK_THROWS_WITH_AS(bn1(wrong), "batch_norm: expects (N, 3), got (1, 2, 5, 5)", shape_error);
   nn::network<nn::glu, float, cpu> glu(rng);
   CHECK_THROWS_WITH_AS(glu(vf::leaf(tcpu<float>::zeros(shape(1, 3, 2, 2)))),
                        "glu: needs an even number of channels, got (1, 3, 2, 2)", shape_error);
