@@ -120,7 +120,8 @@ struct batch_norm {
     var<T, B> operator()(const var<T, B>& x) const {
       const shape& s = x.shape();
       if (s.rank() != Rank || s[1] != C)
-        throw shape_error("batch_norm", attngan::detail::cat("expects (N, ", C, Rank == 4 ? ", H, W)" : ")", ", got ", s));
+        throw shape_error("batch_norm",
+                          attngan::detail::cat("expects (N, ", C, Rank == 4 ? ", H, W)" : ")", ", got ", s));
       const var<T, B> g = reshape(weight, channel_shape()), b = reshape(bias_, channel_shape());
       const T eps = T(Eps);
       if (!training) {
