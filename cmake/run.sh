@@ -161,8 +161,14 @@ configure() {
     fi
     args+=(-DCMAKE_BUILD_TYPE=Release)
     # On a GPU machine, device code for that GPU only (CMake's "native").
+    # Without a GPU the CUDA targets are only compiled, never run: PTX for
+    # one virtual architecture checks that they compile at half the cost of
+    # machine code for 80 and 90 (bench/RESULTS.md, "Build").
     if [[ "$backend" == cuda ]] && have_gpu; then
       args+=(-DCMAKE_CUDA_ARCHITECTURES=native)
+    elif ! have_gpu && have_nvcc; then
+      echo "No GPU: the CUDA targets are compiled as PTX for compute_90 only (a compile check)"
+      args+=(-DCMAKE_CUDA_ARCHITECTURES=90-virtual)
     fi
   fi
   cmake "${args[@]}"
