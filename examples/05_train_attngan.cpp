@@ -100,6 +100,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       ->capture_default_str();
   bool no_flip = false;
   cli.add_flag("--no-flip", no_flip, no_flip_help);
+  bool centre_crop = false;
+  cli.add_flag("--centre-crop", centre_crop,
+               "Crop every training image at the centre instead of at a random offset (the original's RandomCrop "
+               "moves the bird by up to a sixth of the image; the crops' flips are unchanged)");
   bool sample_average = false;
   cli.add_flag("--sample-average", sample_average,
                "Draw the sample sheets and the report's images with the running average of G instead of the raw G "
@@ -107,7 +111,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   bool resume = false;
   cli.add_flag("--resume", resume,
                "Continue from <out>/checkpoint.safetensors (same data, batch size, seed, learning rates, lambda, "
-               "average decay and flip)");
+               "average decay, flip and crop)");
   CLI11_PARSE(cli, argc, argv);
 
   try {
@@ -125,6 +129,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     lo.workers = workers;
     lo.seed = seed;
     lo.flip = !no_flip;
+    lo.shift = !centre_crop;
     data::batch_loader loader(train, lo);
 
     generator rng(seed);
@@ -132,7 +137,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     const fs::path checkpoint = dir / "checkpoint.safetensors";
     const nlohmann::json run{{"seed", seed},          {"batch", batch_size},   {"data", fs::absolute(data_dir).string()},
                              {"lr_g", hyper.lr_g},    {"lr_d", hyper.lr_d},    {"lambda", hyper.lambda},
-                             {"ema_decay", hyper.ema_decay}, {"flip", lo.flip}};
+                             {"ema_decay", hyper.ema_decay}, {"flip", lo.flip},
+                             {"shift", lo.shift}};
     std::size_t step = 0;
     data::vocabulary vocab;
     if (resume) {
@@ -142,10 +148,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       if (loaded.run.value("seed", seed + 1) != seed || loaded.run.value("batch", 0) != batch_size ||
           loaded.run.value("lr_g", defaults.lr_g) != hyper.lr_g || loaded.run.value("lr_d", defaults.lr_d) != hyper.lr_d ||
           loaded.run.value("lambda", defaults.lambda) != hyper.lambda ||
-          loaded.run.value("ema_decay", defaults.ema_decay) != hyper.ema_decay || loaded.run.value("flip", true) != lo.flip)
+          loaded.run.value("ema_decay", defaults.ema_decay) != hyper.ema_decay || loaded.run.value("flip", true) != lo.flip ||
+          loaded.run.value("shift", true) != lo.shift)
         throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ",
                                                         loaded.run.dump(),
-                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, --lambda, --ema-decay and --no-flip"));
+                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, --lambda, --ema-decay, --no-flip and --centre-crop"));
       step = std::size_t(loaded.info.step);
       vocab = std::move(loaded.vocab);
       std::printf("resuming from %s at step %zu\n", checkpoint.c_str(), step);
@@ -202,6 +209,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       page.add_paragraph(attngan::detail::cat(config_name, " model, ", train.size(), " training images, batch ",
                                               batch_size, ", seed ", seed, ", lr_g ", hyper.lr_g, ", lr_d ",
                                               hyper.lr_d, ", lambda ", hyper.lambda, lo.flip ? "" : ", no flip",
+                                              lo.shift ? "" : ", centre crop",
                                               "; step ", at_step, " of ",
                                               steps, "."));
       const auto curves = report::read_metrics_jsonl(dir / "metrics.jsonl", {"g_total", "d0", "d1", "w_loss0",
@@ -223,9 +231,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     };
 
     std::printf("AttnGAN training (%s): %zu training images, batch %d, %zu steps per epoch, %d steps -> %s\n"
-                "  lr_g %g, lr_d %g, lambda %g, average decay %g%s; samples from the %s\n",
+                "  lr_g %g, lr_d %g, lambda %g, average decay %g%s%s; samples from the %s\n",
                 config_name, train.size(), batch_size, per_epoch, steps, out.c_str(), hyper.lr_g, hyper.lr_d,
-                hyper.lambda, hyper.ema_decay, lo.flip ? "" : ", no random flip",
+                hyper.lambda, hyper.ema_decay, lo.flip ? "" : ", no random flip", lo.shift ? "" : ", centre crop",
                 sample_average ? "running average of G" : "raw G");
     progress bar("step", std::size_t(steps), step);
     while (step < std::size_t(steps) && !stop_requested()) {

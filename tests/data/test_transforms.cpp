@@ -202,7 +202,7 @@ TEST_CASE("transforms: train_transform gives per-stage (3, S, S) tensors normali
   CHECK(from_tensor(to_tensor(last)).rgb == last.rgb);
 }
 
-TEST_CASE("transforms: allow_flip false keeps the crop and never mirrors") {
+TEST_CASE("transforms: augmentation.flip false keeps the crop and never mirrors") {
   const image src = pattern(500, 375, 1);
   const bbox box{60, 27, 325, 304};
   const pipeline_sizes sizes(64, 3);
@@ -210,8 +210,8 @@ TEST_CASE("transforms: allow_flip false keeps the crop and never mirrors") {
   for (std::uint64_t seed = 0; seed < 16; ++seed) {
     generator g_on(seed), g_off(seed);
     transform_record on, off;
-    const auto with_flip = train_images(src, box, sizes, g_on, &on, true);
-    const auto without = train_images(src, box, sizes, g_off, &off, false);
+    const auto with_flip = train_images(src, box, sizes, g_on, &on, augmentation{});
+    const auto without = train_images(src, box, sizes, g_off, &off, augmentation{.flip = false});
     // The same draw: same crop, and the generators stay in step.
     CHECK(off.crop_x == on.crop_x);
     CHECK(off.crop_y == on.crop_y);
@@ -225,6 +225,43 @@ TEST_CASE("transforms: allow_flip false keeps the crop and never mirrors") {
   // Both branches were exercised.
   CHECK(flipped_seeds > 0);
   CHECK(flipped_seeds < 16);
+}
+
+TEST_CASE("transforms: augmentation.shift false crops at the centre, flips as drawn, keeps the stream") {
+  const image src = pattern(500, 375, 2);
+  const bbox box{60, 27, 325, 304};
+  const pipeline_sizes sizes(64, 3);
+  int moved_seeds = 0, flipped_seeds = 0;
+  for (std::uint64_t seed = 0; seed < 16; ++seed) {
+    generator g_on(seed), g_off(seed);
+    transform_record on, off;
+    const auto shifted = train_images(src, box, sizes, g_on, &on, augmentation{});
+    const auto centred = train_images(src, box, sizes, g_off, &off, augmentation{.shift = false});
+    // The centre of the scaled image, rounded down; the drawn flip kept.
+    CHECK(off.scaled_width == on.scaled_width);
+    CHECK(off.scaled_height == on.scaled_height);
+    CHECK(off.crop_x == (off.scaled_width - sizes.final_size()) / 2);
+    CHECK(off.crop_y == (off.scaled_height - sizes.final_size()) / 2);
+    CHECK(off.flipped == on.flipped);
+    CHECK(g_off.offset() == g_on.offset());
+    // The same pixels as the deterministic overload given that crop.
+    const auto expected =
+        train_images(src, box, sizes, random_crop_flip{off.crop_x, off.crop_y, on.flipped});
+    REQUIRE(centred.size() == expected.size());
+    for (std::size_t i = 0; i < centred.size(); ++i) CHECK(centred[i].rgb == expected[i].rgb);
+    moved_seeds += (on.crop_x != off.crop_x || on.crop_y != off.crop_y);
+    flipped_seeds += on.flipped;
+  }
+  // The random crops moved away from the centre, and both flips were drawn.
+  CHECK(moved_seeds > 8);
+  CHECK(flipped_seeds > 0);
+  CHECK(flipped_seeds < 16);
+  // Both off: the centre, unmirrored.
+  generator g(3);
+  transform_record rec;
+  (void)train_images(src, box, sizes, g, &rec, augmentation{.flip = false, .shift = false});
+  CHECK(rec.crop_x == (rec.scaled_width - 64 * 4) / 2);
+  CHECK_FALSE(rec.flipped);
 }
 
 TEST_CASE("transforms: the DAMSM configuration is Scale(355), RandomCrop(299), one stage") {

@@ -77,6 +77,10 @@ struct loader_options {
   /// the synthetic birds all face right, and a short run learns one pose
   /// faster than two. The crops are the same either way.
   bool flip = true;
+  /// RandomCrop's random offset (the original: on). Off crops every image at
+  /// the centre, so a dataset's birds stay where their bounding box puts
+  /// them. The flips are the same either way.
+  bool shift = true;
   int workers = 0;              ///< background threads; 0 = build batches in next()
   int prefetch = 0;             ///< batches built ahead; 0 = 2 per worker
   std::uint64_t seed = 0;
@@ -232,7 +236,8 @@ inline batch make_batch(const cub_dataset& data, const loader_options& opt, std:
     try {
       const image img = data.load_image(it.index);
       generator rng = item_generator(opt, epoch, it.index);
-      it.images = train_transform(img, data.box(it.index), opt.base_size, opt.branches, rng, nullptr, opt.flip);
+      it.images = train_transform(img, data.box(it.index), opt.base_size, opt.branches, rng, nullptr,
+                                  augmentation{.flip = opt.flip, .shift = opt.shift});
     } catch (const io_error&) {
       throw;  // already names the file
     } catch (const attngan::error& e) {

@@ -525,15 +525,31 @@ inline std::vector<image> train_images(const image& src, const std::optional<bbo
   return stages;
 }
 
-/// Steps 1-4 with the random crop and flip drawn from `rng` (draw_crop_flip).
-/// `allow_flip` false never mirrors (the draw is made all the same, so the
-/// crops, and every later draw of `rng`, do not change).
+/// Which of step 3's random choices are applied. The original applies both.
+/// Either can be turned off without changing the random stream: the draw is
+/// made all the same, so every later draw of the generator is unchanged.
+struct augmentation {
+  /// RandomHorizontalFlip; off never mirrors.
+  bool flip = true;
+  /// RandomCrop's offset; off crops at the centre, ((W − S) / 2, (H − S) / 2)
+  /// rounded down (the mean offset, where evaluation's expected_bird_frame
+  /// puts the bird).
+  bool shift = true;
+};
+
+/// Steps 1-4 with the random crop and flip drawn from `rng` (draw_crop_flip),
+/// applied as `aug` allows.
 inline std::vector<image> train_images(const image& src, const std::optional<bbox>& box, const pipeline_sizes& sizes,
-                                       generator& rng, transform_record* record = nullptr, bool allow_flip = true) {
+                                       generator& rng, transform_record* record = nullptr, augmentation aug = {}) {
   if (src.empty()) throw value_error("train_transform", "the input image is empty");
   const auto [w, h] = scaled_size(src, box, sizes);
-  random_crop_flip choice = draw_crop_flip(rng, w, h, sizes.final_size());
-  choice.flip = choice.flip && allow_flip;
+  const int size = sizes.final_size();
+  random_crop_flip choice = draw_crop_flip(rng, w, h, size);
+  choice.flip = choice.flip && aug.flip;
+  if (!aug.shift) {
+    choice.x = (w - size) / 2;
+    choice.y = (h - size) / 2;
+  }
   return train_images(src, box, sizes, choice, record);
 }
 
@@ -543,8 +559,8 @@ inline std::vector<image> train_images(const image& src, const std::optional<bbo
 /// three-double draw of `rng`.
 inline std::vector<tensor<float, cpu>> train_transform(const image& src, const std::optional<bbox>& box,
                                                        int base_size, int branches, generator& rng,
-                                                       transform_record* record = nullptr, bool allow_flip = true) {
-  const auto stages = train_images(src, box, pipeline_sizes(base_size, branches), rng, record, allow_flip);
+                                                       transform_record* record = nullptr, augmentation aug = {}) {
+  const auto stages = train_images(src, box, pipeline_sizes(base_size, branches), rng, record, aug);
   std::vector<tensor<float, cpu>> out;
   out.reserve(stages.size());
   for (const auto& s : stages) out.push_back(to_tensor(s));
