@@ -87,6 +87,7 @@ expect_error "output folder cannot be created" "cannot create" "$BIN/05_train_at
   --out "$CKPT/sub" --steps 1
 expect_error "resume with another DAMSM weight" "resume with the same" "${TRAIN[@]}" --out whole --resume --lambda 7
 expect_error "resume without the random flip" "--no-flip" "${TRAIN[@]}" --out whole --resume --no-flip
+expect_error "resume with the centre crop" "--centre-crop" "${TRAIN[@]}" --out whole --resume --centre-crop
 expect_error "resume with another average decay" "--ema-decay" "${TRAIN[@]}" --out whole --resume --ema-decay 0.99
 expect_error "an average decay of 1" "--ema-decay" "${TRAIN[@]}" --out ema_bad --ema-decay 1
 [[ ! -e ema_bad ]] && pass "nothing written for a refused average decay" || fail "ema_bad was created"
