@@ -242,18 +242,25 @@ TEST_CASE("loader: the same seed gives the same batches with 0, 1 or 3 workers")
   CHECK(run(other, 2) != reference);
 }
 
-TEST_CASE("loader: flip = false gives each item's crop unmirrored, everything else unchanged") {
+/// With `aug` turned into loader options: every item equals train_transform
+/// of its image under `aug` (same generator), and against the default
+/// options only the images change (captions, order, classes do not).
+void check_augmentation_options(const augmentation& aug) {
   const cub_dataset& ds = train_set();
-  loader_options o = small_options(1);
-  o.flip = false;
+  const auto with = [&](loader_options o) {
+    o.flip = aug.flip;
+    o.shift = aug.shift;
+    return o;
+  };
+  const loader_options o = with(small_options(1));
   batch_loader loader(ds, o);
   int items = 0;
   while (auto b = loader.next()) {
     for (std::size_t j = 0; j < b->size(); ++j) {
       const auto idx = std::size_t(b->indices[j]);
       generator rng = item_generator(o, 0, idx);
-      const auto expected = train_transform(ds.load_image(idx), ds.box(idx), o.base_size, o.branches, rng, nullptr,
-                                            augmentation{.flip = false});
+      const auto expected =
+          train_transform(ds.load_image(idx), ds.box(idx), o.base_size, o.branches, rng, nullptr, aug);
       for (std::size_t stage = 0; stage < expected.size(); ++stage) {
         const auto got = values(b->images[stage]);
         const auto want = values(expected[stage]);
@@ -265,51 +272,8 @@ TEST_CASE("loader: flip = false gives each item's crop unmirrored, everything el
     }
   }
   CHECK(items == 12);
-  // Only the images change: captions, order and classes are those of flip = true.
   const auto on = run(small_options(0), 1);
-  loader_options off_options = small_options(0);
-  off_options.flip = false;
-  const auto off = run(off_options, 1);
-  REQUIRE(on.size() == off.size());
-  bool some_image_differs = false;
-  for (std::size_t i = 0; i < on.size(); ++i) {
-    const std::size_t image_values = 4 * 3 * (16 * 16 + 32 * 32 + 64 * 64);
-    REQUIRE(on[i].size() == off[i].size());
-    CHECK(std::equal(on[i].begin() + std::ptrdiff_t(image_values), on[i].end(),
-                     off[i].begin() + std::ptrdiff_t(image_values)));
-    some_image_differs = some_image_differs || !std::equal(on[i].begin(), on[i].begin() + std::ptrdiff_t(image_values),
-                                                           off[i].begin());
-  }
-  CHECK(some_image_differs);
-}
-
-TEST_CASE("loader: shift = false gives each item's centre crop, with the flips and captions of shift = true") {
-  const cub_dataset& ds = train_set();
-  loader_options o = small_options(1);
-  o.shift = false;
-  batch_loader loader(ds, o);
-  int items = 0;
-  while (auto b = loader.next()) {
-    for (std::size_t j = 0; j < b->size(); ++j) {
-      const auto idx = std::size_t(b->indices[j]);
-      generator rng = item_generator(o, 0, idx);
-      const auto expected = train_transform(ds.load_image(idx), ds.box(idx), o.base_size, o.branches, rng, nullptr,
-                                            augmentation{.shift = false});
-      for (std::size_t stage = 0; stage < expected.size(); ++stage) {
-        const auto got = values(b->images[stage]);
-        const auto want = values(expected[stage]);
-        const std::size_t n = want.size();
-        REQUIRE(got.size() == b->size() * n);
-        CHECK(std::equal(want.begin(), want.end(), got.begin() + std::ptrdiff_t(j * n)));
-      }
-      ++items;
-    }
-  }
-  CHECK(items == 12);
-  loader_options on_options = small_options(0), off_options = small_options(0);
-  off_options.shift = false;
-  const auto on = run(on_options, 1);
-  const auto off = run(off_options, 1);
+  const auto off = run(with(small_options(0)), 1);
   REQUIRE(on.size() == off.size());
   const std::size_t image_values = 4 * 3 * (16 * 16 + 32 * 32 + 64 * 64);
   bool some_image_differs = false;
@@ -321,6 +285,14 @@ TEST_CASE("loader: shift = false gives each item's centre crop, with the flips a
                                                            off[i].begin());
   }
   CHECK(some_image_differs);
+}
+
+TEST_CASE("loader: flip = false gives each item's crop unmirrored, everything else unchanged") {
+  check_augmentation_options(augmentation{.flip = false});
+}
+
+TEST_CASE("loader: shift = false gives each item's centre crop, everything else unchanged") {
+  check_augmentation_options(augmentation{.shift = false});
 }
 
 TEST_CASE("loader: start_epoch mid-way, early destruction, resumed epochs") {

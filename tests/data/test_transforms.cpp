@@ -249,7 +249,9 @@ TEST_CASE("transforms: augmentation.shift false crops at the centre, flips as dr
         train_images(src, box, sizes, random_crop_flip{off.crop_x, off.crop_y, on.flipped});
     REQUIRE(centred.size() == expected.size());
     for (std::size_t i = 0; i < centred.size(); ++i) CHECK(centred[i].rgb == expected[i].rgb);
-    moved_seeds += (on.crop_x != off.crop_x || on.crop_y != off.crop_y);
+    const bool moved = on.crop_x != off.crop_x || on.crop_y != off.crop_y;
+    if (moved) CHECK(shifted[2].rgb != centred[2].rgb);
+    moved_seeds += moved;
     flipped_seeds += on.flipped;
   }
   // The random crops moved away from the centre, and both flips were drawn.
