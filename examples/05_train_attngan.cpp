@@ -145,14 +145,15 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       auto loaded = load_training(checkpoint, trainer);
       // Checkpoints from before the hyperparameters were options used the preset's.
       const auto defaults = models::gan_hyperparameters::of<preset>();
-      if (loaded.run.value("seed", seed + 1) != seed || loaded.run.value("batch", 0) != batch_size ||
-          loaded.run.value("lr_g", defaults.lr_g) != hyper.lr_g || loaded.run.value("lr_d", defaults.lr_d) != hyper.lr_d ||
-          loaded.run.value("lambda", defaults.lambda) != hyper.lambda ||
-          loaded.run.value("ema_decay", defaults.ema_decay) != hyper.ema_decay || loaded.run.value("flip", true) != lo.flip ||
-          loaded.run.value("shift", true) != lo.shift)
-        throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ",
-                                                        loaded.run.dump(),
-                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, --lambda, --ema-decay, --no-flip and --centre-crop"));
+      const nlohmann::json& was = loaded.run;
+      if (was.value("seed", seed + 1) != seed || was.value("batch", 0) != batch_size ||
+          was.value("lr_g", defaults.lr_g) != hyper.lr_g || was.value("lr_d", defaults.lr_d) != hyper.lr_d ||
+          was.value("lambda", defaults.lambda) != hyper.lambda ||
+          was.value("ema_decay", defaults.ema_decay) != hyper.ema_decay || was.value("flip", true) != lo.flip ||
+          was.value("shift", true) != lo.shift)
+        throw value_error("train", attngan::detail::cat("'", checkpoint.string(), "' was trained with ", was.dump(),
+                                                        "; resume with the same --seed, --batch, --lr-g, --lr-d, "
+                                                        "--lambda, --ema-decay, --no-flip and --centre-crop"));
       step = std::size_t(loaded.info.step);
       vocab = std::move(loaded.vocab);
       std::printf("resuming from %s at step %zu\n", checkpoint.c_str(), step);
