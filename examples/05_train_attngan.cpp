@@ -103,7 +103,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   bool centre_crop = false;
   cli.add_flag("--centre-crop", centre_crop,
                "Crop every training image at the centre instead of at a random offset (the original's RandomCrop "
-               "moves the bird by up to a sixth of the image; the crops' flips are unchanged)");
+               "places one bird up to 3/16 of the image apart between epochs; the flips are unchanged)");
   bool sample_average = false;
   cli.add_flag("--sample-average", sample_average,
                "Draw the sample sheets and the report's images with the running average of G instead of the raw G "
