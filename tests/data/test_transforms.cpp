@@ -262,7 +262,7 @@ TEST_CASE("transforms: augmentation.shift false crops at the centre, flips as dr
   generator g(3);
   transform_record rec;
   (void)train_images(src, box, sizes, g, &rec, augmentation{.flip = false, .shift = false});
-  CHECK(rec.crop_x == (rec.scaled_width - 64 * 4) / 2);
+  CHECK(rec.crop_x == (rec.scaled_width - sizes.final_size()) / 2);
   CHECK_FALSE(rec.flipped);
 }
 
