@@ -2,8 +2,10 @@
 //
 //   07_evaluate --data data/birds --checkpoint runs/demo/checkpoint.safetensors
 //
-// For every test image, one of its captions (chosen with --seed) goes
-// through the generator; the generated 64² images are scored by
+// For every test image, one of its captions (chosen with --seed; with
+// --captions-per-image K, K of its captions: that one and the K − 1 after it,
+// each its own image) goes through the generator; the generated 64² images
+// are scored by
 //   * R-precision (paper §4.1): the DAMSM image code of each generated image
 //     against its caption's sentence vector and 99 captions of other test
 //     images, top-1 by cosine, mean ± std over 10 draws of the 99 (fixed
@@ -141,6 +143,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   std::uint64_t seed = 100;
   int batch_size = 50;
   int candidates = 100;
+  int per_image_captions = 1;
   bool average = false, real = false;
   std::string inception_file, readings_dir;
   int inception_splits = 10;
@@ -151,6 +154,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--candidates", candidates,
                  "R-precision: the true caption plus this many minus one of other images (the paper: 100)")
       ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  cli.add_option("--captions-per-image", per_image_captions,
+                 "Captions scored per test image, each through its own generated image (1: one drawn with --seed, "
+                 "as the paper; more: that one and the next ones, for scores with less noise)")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cli.add_option("--batch", batch_size, "Images generated at once")->check(CLI::Range(1, 4096))->capture_default_str();
   auto* average_flag = cli.add_flag("--average", average, "Use the running average of G (default: G itself)");
@@ -177,21 +185,31 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     gan_trainer trainer(rng, false);
     const auto loaded = load_training(checkpoint, trainer);
     const auto test = data::cub_dataset::open(data_dir, data::split::test, data::cub_options{.vocab = loaded.vocab});
-    const std::size_t n = test.size();
-    std::printf("evaluating %s (step %lld, %s) on %zu test images of %s\n", checkpoint.c_str(),
-                static_cast<long long>(loaded.info.step),
-                real ? "the real images" : average ? "averaged G" : "raw G", n, data_dir.c_str());
+    const std::size_t images = test.size();
+    if (per_image_captions > test.captions_per_image())
+      throw value_error("evaluate", attngan::detail::cat("--captions-per-image ", per_image_captions, " exceeds the ",
+                                                         test.captions_per_image(), " captions of each image in ",
+                                                         data_dir));
+    const auto per = std::size_t(per_image_captions);
+    const std::size_t n = images * per;  // scored captions, each with its own image
+    std::printf("evaluating %s (step %lld, %s) on %zu caption(s) of each of %zu test images of %s\n",
+                checkpoint.c_str(), static_cast<long long>(loaded.info.step),
+                real ? "the real images" : average ? "averaged G" : "raw G", per, images, data_dir.c_str());
 
-    // One caption per test image, and every test caption as the R-precision pool.
+    // `per` captions of each test image (entry i·per + r: image i), and every
+    // test caption as the R-precision pool. The first of an image's captions
+    // is the one drawn when per = 1, so that figure stays comparable.
     data::philox_stream pick(seed, 11, 0);
     std::vector<std::string> captions(n);
     std::vector<std::int64_t> ids(n);
     std::vector<std::string> pool;
     std::vector<std::int64_t> pool_ids;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < images; ++i) {
       const int k = pick.below(test.captions_per_image());
-      captions[i] = loaded.vocab.decode(test.caption(i, k));
-      ids[i] = std::int64_t(i);
+      for (std::size_t r = 0; r < per; ++r) {
+        captions[i * per + r] = loaded.vocab.decode(test.caption(i, (k + int(r)) % test.captions_per_image()));
+        ids[i * per + r] = std::int64_t(i);
+      }
       for (int c = 0; c < test.captions_per_image(); ++c) {
         pool.push_back(loaded.vocab.decode(test.caption(i, c)));
         pool_ids.push_back(std::int64_t(i));
@@ -199,7 +217,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     }
 
     // The images scored, in caption order: the real ones, or generated batch by batch.
-    std::vector<T> pixels;
+    std::vector<T> pixels, real_once;  // real_once: each real test image once (--real)
     const index_t side = preset::base_size << (stages - 1);
     const std::size_t per_image = std::size_t(3 * side * side);
     // Fail on bad Inception weights or splits before the long work.
@@ -207,14 +225,18 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     if (!inception_file.empty()) {
       if (std::size_t(inception_splits) > n)
         throw value_error("evaluate", attngan::detail::cat("--inception-splits ", inception_splits, " exceeds the ", n,
-                                                           " test images"));
+                                                           " scored images"));
       generator unused(0);
       inception.emplace(unused);
       load_inception(*inception, inception_file);
       inception->eval();
     }
     if (real) {
-      pixels = real_test_pixels(test, seed, per_image, "loaded");
+      real_once = real_test_pixels(test, seed, per_image, "loaded");
+      pixels.resize(n * per_image);
+      for (std::size_t j = 0; j < n; ++j)  // each image once per scored caption
+        std::copy_n(real_once.begin() + std::ptrdiff_t((j / per) * per_image), per_image,
+                    pixels.begin() + std::ptrdiff_t(j * per_image));
     } else {
       pixels.resize(n * per_image);
       progress bar("generated", n);
@@ -271,9 +293,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     // Inception Score and FID through the user's Inception-v3.
     std::optional<models::inception_result> is_fid;
     if (inception) {
-      const auto reference = tensor<T, B>::from_host(
-          shape(index_t(n), 3, side, side), real ? pixels : real_test_pixels(test, seed, per_image, "real images"));
-      std::printf("Inception-v3 on %zu %s and %zu real images ...\n", n, real ? "real" : "generated", n);
+      const auto reference =
+          tensor<T, B>::from_host(shape(index_t(images), 3, side, side),
+                                  real ? real_once : real_test_pixels(test, seed, per_image, "real images"));
+      std::printf("Inception-v3 on %zu %s and %zu real images ...\n", n, real ? "real" : "generated", images);
       is_fid = models::inception_scores(inception->module(), scored, reference, inception_splits);
     }
 
@@ -299,7 +322,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       nlohmann::json j{{"checkpoint", checkpoint},
                              {"step", loaded.info.step},
                              {"generator", real ? "real images" : average ? "average" : "raw"},
-                             {"test_images", n},
+                             {"test_images", images},
+                             {"captions_per_image", per},
+                             {"scored_images", n},
                              {"seed", seed},
                              {"r_precision", {{"candidates", candidates}, {"mean", rp.mean}, {"std", rp.std}, {"per_repeat", rp.per_repeat}}},
                              {"part_colour", {{"mean", pc.mean}, {"chance", pc.mean_chance},

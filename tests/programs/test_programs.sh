@@ -95,7 +95,7 @@ expect_error "a negative learning rate" "--lr-g" "${TRAIN[@]}" --out lr_bad --lr
 [[ ! -e lr_bad ]] && pass "nothing written for a refused learning rate" || fail "lr_bad was created"
 expect_error "--inception file missing" "nope_inception.pth" "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" \
   --inception nope_inception.pth
-expect_error "more Inception Score splits than test images" "exceeds the 8 test images" \
+expect_error "more Inception Score splits than scored images" "exceeds the 8 scored images" \
   "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --json inc.json
 expect_error "--inception weights of another network, keys named" "Mixed_7c.branch_pool.conv.weight" \
   "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --inception-splits 2 --json inc.json
@@ -181,6 +181,23 @@ if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --candidates 5 --reading
     fail "07_evaluate --readings: $images images, $rows rows, width $width; table: $(echo $from_table) / printed: $(echo $from_log)"
   fi
 else fail "07_evaluate --readings: $(tail -2 readings.log)"; fi
+
+# --captions-per-image: more captions of each test image, each with its own
+# image; an image's first caption is the one scored without the option.
+expect_error "--captions-per-image above the captions there are" "exceeds the 10 captions" \
+  "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --captions-per-image 11
+if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --candidates 5 --captions-per-image 3 --readings readings3 \
+  --json cpi.json >cpi.log 2>&1; then
+  rows=$(($(wc -l <readings3/readings.tsv) - 1))
+  first=$(awk -F'\t' 'NR > 1 && (NR - 2) % 3 == 0 { print $2 }' readings3/readings.tsv)
+  single=$(awk -F'\t' 'NR > 1 { print $2 }' readings/readings.tsv)
+  scored=$(sed -n 's/^  "scored_images": \([0-9]*\),*$/\1/p' cpi.json)
+  if ((rows == 24)) && [[ "$scored" == 24 && -n "$single" && "$first" == "$single" ]]; then
+    pass "07_evaluate --captions-per-image 3: 24 images, each test image's first caption the one scored without"
+  else
+    fail "07_evaluate --captions-per-image 3: $rows rows, scored '$scored', first captions match: $([[ "$first" == "$single" ]] && echo yes || echo no)"
+  fi
+else fail "07_evaluate --captions-per-image 3: $(tail -2 cpi.log)"; fi
 
 if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
 echo "all checks passed"
