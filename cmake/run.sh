@@ -40,14 +40,16 @@ MIN_CMAKE_VERSION=3.25
 # a 0.99 running average of G, which images and scores come from: after
 # 1,400-1,800 steps it ranks 6-15 points above the raw G; see
 # bench/RESULTS.md), images from example sentences, evaluation on the
-# held-out classes' captions.
+# held-out classes' captions (all ten of each test image, each through its
+# own generated image: ten times the scored images of one caption each, so
+# about a third of the noise in each part's figure).
 # ATTNGAN_DEMO_STEPS overrides the GAN steps.
 DEMO_GAN_STEPS="${ATTNGAN_DEMO_STEPS:-1500}"
 DEMO_STEPS=("03_make_synthetic_birds --out demo/birds --classes 20 --images-per-class 40 --size 128 --colour-mixing 1 --overwrite"
             "04_pretrain_damsm --data demo/birds --out demo/run/damsm.safetensors --epochs 60 --lr-decay 1 --dropout 0 --attribute-pretrain 20 --freeze-trunk"
             "05_train_attngan --data demo/birds --damsm demo/run/damsm.safetensors --out demo/run --steps $DEMO_GAN_STEPS --lr-g 1e-3 --lr-d 1e-3 --no-flip --centre-crop --ema-decay 0.99 --sample-average"
             "06_generate --checkpoint demo/run/checkpoint.safetensors --file @ROOT@/examples/demo_sentences.txt --out demo/generated --average"
-            "07_evaluate --data demo/birds --checkpoint demo/run/checkpoint.safetensors --json demo/run/evaluation.json --average")
+            "07_evaluate --data demo/birds --checkpoint demo/run/checkpoint.safetensors --json demo/run/evaluation.json --average --captions-per-image 10")
 
 usage() {
   cat <<'EOF'
