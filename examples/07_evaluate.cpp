@@ -192,6 +192,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                                                          data_dir));
     const auto per = std::size_t(per_image_captions);
     const std::size_t n = images * per;  // scored captions, each with its own image
+    const std::size_t inception_count = real ? images : n;  // --real: Inception sees each real image once
     std::printf("evaluating %s (step %lld, %s) on %zu caption(s) of each of %zu test images of %s\n",
                 checkpoint.c_str(), static_cast<long long>(loaded.info.step),
                 real ? "the real images" : average ? "averaged G" : "raw G", per, images, data_dir.c_str());
@@ -223,9 +224,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     // Fail on bad Inception weights or splits before the long work.
     std::optional<inception_network> inception;
     if (!inception_file.empty()) {
-      if (std::size_t(inception_splits) > n)
-        throw value_error("evaluate", attngan::detail::cat("--inception-splits ", inception_splits, " exceeds the ", n,
-                                                           " scored images"));
+      if (std::size_t(inception_splits) > inception_count)
+        throw value_error("evaluate", attngan::detail::cat("--inception-splits ", inception_splits, " exceeds the ",
+                                                           inception_count, " scored images"));
       generator unused(0);
       inception.emplace(unused);
       load_inception(*inception, inception_file);
@@ -296,8 +297,9 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       const auto reference =
           tensor<T, B>::from_host(shape(index_t(images), 3, side, side),
                                   real ? real_once : real_test_pixels(test, seed, per_image, "real images"));
-      std::printf("Inception-v3 on %zu %s and %zu real images ...\n", n, real ? "real" : "generated", images);
-      is_fid = models::inception_scores(inception->module(), scored, reference, inception_splits);
+      std::printf("Inception-v3 on %zu %s and %zu real images ...\n", inception_count,
+                  real ? "real" : "generated", images);
+      is_fid = models::inception_scores(inception->module(), real ? reference : scored, reference, inception_splits);
     }
 
     std::printf("R-precision (top-1 of %d, %zu images, 10 repeats): %.2f ± %.2f %% (chance %.3g %%)\n", candidates, n,
