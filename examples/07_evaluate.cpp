@@ -232,14 +232,13 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       load_inception(*inception, inception_file);
       inception->eval();
     }
+    pixels.resize(n * per_image);
     if (real) {
       real_once = real_test_pixels(test, seed, per_image, "loaded");
-      pixels.resize(n * per_image);
       for (std::size_t j = 0; j < n; ++j)  // each image once per scored caption
         std::copy_n(real_once.begin() + std::ptrdiff_t((j / per) * per_image), per_image,
                     pixels.begin() + std::ptrdiff_t(j * per_image));
     } else {
-      pixels.resize(n * per_image);
       progress bar("generated", n);
       for (std::size_t start = 0; start < n; start += std::size_t(batch_size)) {
         const std::size_t count = std::min(std::size_t(batch_size), n - start);
