@@ -119,6 +119,9 @@ double relative_error(const std::vector<float>& a, const std::vector<double>& b)
   }
   return std::isnan(err) ? err : err / std::max(scale, 1e-30);
 }
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  return relative_error(a, std::vector<double>(b.begin(), b.end()));
+}
 
 }  // namespace
 
@@ -200,6 +203,63 @@ TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") 
   CHECK_FALSE(takes(shape(32, 32, 64, 64), shape(64, 32, 1, 1), {1, 1, 0, 0}));
 }
 
+
+TEST_CASE("conv2d_tiled equals conv2d over the concatenation with the vector tiled, forward and every gradient") {
+  namespace F = nn::functional;
+  struct geometry {
+    const char* what;
+    shape x;
+    index_t cv, oc, kh, kw;
+    F::conv2d_options o;
+  };
+  // the discriminators' jointConv (3×3 p1 on 4×4), and geometries where
+  // the padding mask differs: strided, non-square, no padding, 1×1, a
+  // kernel wider than the padded image is not (5×5 p2 on 3×4)
+  const std::vector<geometry> cases{
+      {"3x3 s1 p1 on 4x4 (jointConv)", shape(5, 6, 4, 4), 7, 4, 3, 3, {1, 1, 1, 1}},
+      {"4x4 s2 p1 on 7x9", shape(2, 3, 7, 9), 4, 5, 4, 4, {2, 2, 1, 1}},
+      {"2x3 s(1, 2) p(1, 0) on 5x6", shape(3, 2, 5, 6), 3, 2, 2, 3, {1, 2, 1, 0}},
+      {"3x3 s1 p0 on 3x3", shape(2, 2, 3, 3), 5, 3, 3, 3, {1, 1, 0, 0}},
+      {"1x1 s1 p1 on 2x3", shape(4, 3, 2, 3), 2, 3, 1, 1, {1, 1, 1, 1}},
+      {"5x5 s1 p2 on 3x4", shape(2, 1, 3, 4), 6, 2, 5, 5, {1, 1, 2, 2}},
+  };
+  std::uint64_t seed = 70;
+  for (const auto& k : cases) {
+    const std::string what = k.what;
+    CAPTURE(what);
+    const index_t n = k.x[0], h = k.x[2], w = k.x[3];
+    const auto xv = randn<float>(k.x, ++seed), vv = randn<float>(shape(n, k.cv), ++seed);
+    const auto wv = randn<float>(shape(k.oc, k.x[1] + k.cv, k.kh, k.kw), ++seed);
+    vf x1 = vf::leaf(xv.clone(), true), v1 = vf::leaf(vv.clone(), true), w1 = vf::leaf(wv.clone(), true);
+    vf x2 = vf::leaf(xv.clone(), true), v2 = vf::leaf(vv.clone(), true), w2 = vf::leaf(wv.clone(), true);
+    vf tiled = F::conv2d_tiled(x1, v1, w1, k.o);
+    vf direct = F::conv2d(F::concat_channels(x2, F::tile_spatial(v2, h, w)), w2, vf{}, k.o);
+    REQUIRE(tiled.shape() == direct.shape());
+    const auto G = randn<float>(direct.shape(), ++seed);
+    backward(sum(tiled * vf::leaf(G.clone())));
+    backward(sum(direct * vf::leaf(G.clone())));
+    CHECK(relative_error(tiled.value().to_vector(), direct.value().to_vector()) < 1e-5);
+    CHECK(relative_error(x1.grad().to_vector(), x2.grad().to_vector()) < 1e-5);
+    CHECK(relative_error(v1.grad().to_vector(), v2.grad().to_vector()) < 1e-5);
+    CHECK(relative_error(w1.grad().to_vector(), w2.grad().to_vector()) < 1e-5);
+    // and by finite differences in double, every input
+    auto xd = randn<double>(k.x, ++seed), vd_ = randn<double>(shape(n, k.cv), ++seed);
+    auto wd = randn<double>(shape(k.oc, k.x[1] + k.cv, k.kh, k.kw), ++seed);
+    CHECK(gradcheck<cpu>([&](const std::vector<vd>& in) { return F::conv2d_tiled(in[0], in[1], in[2], k.o); },
+                         {&xd, &vd_, &wd})
+              .ok);
+  }
+}
+
+TEST_CASE("conv2d_tiled: bad shapes are named") {
+  namespace F = nn::functional;
+  vf x = vf::leaf(randn<float>(shape(2, 3, 4, 4), 1)), v = vf::leaf(randn<float>(shape(2, 5), 2));
+  vf w = vf::leaf(randn<float>(shape(4, 8, 3, 3), 3));
+  CHECK_THROWS_WITH_AS(F::conv2d_tiled(x, vf::leaf(randn<float>(shape(3, 5), 4)), w, {1, 1, 1, 1}),
+                       doctest::Contains("conv2d_tiled"), shape_error);
+  CHECK_THROWS_AS(F::conv2d_tiled(x, v, vf::leaf(randn<float>(shape(4, 7, 3, 3), 5)), {1, 1, 1, 1}), shape_error);
+  CHECK_THROWS_AS(F::conv2d_tiled(vf::leaf(randn<float>(shape(2, 3, 4), 6)), v, w, {1, 1, 1, 1}), shape_error);
+}
 TEST_CASE("batch norm in training on the cpu backend: the fused op equals the composed expression") {
   // The layer's composed form (what the other backends run), written out
   // here and evaluated in double as the reference.

@@ -73,9 +73,8 @@ struct conv2d {
       init::fan_in_uniform(weight, In * KH * KW, rng);
       if constexpr (Bias == bias::yes) init::fan_in_uniform(bias_, In * KH * KW, rng);
     }
-    var<T, B> operator()(const var<T, B>& x) const {
-      return functional::conv2d(x, weight, bias_, functional::conv2d_options{Stride, Stride, PadH, PadW});
-    }
+    static constexpr functional::conv2d_options options() { return {Stride, Stride, PadH, PadW}; }
+    var<T, B> operator()(const var<T, B>& x) const { return functional::conv2d(x, weight, bias_, options()); }
   };
 };
 

@@ -233,6 +233,11 @@ TEST_CASE("parity: conv2d in AttnGAN's configurations") {
   check_network<nn::conv2d<12, 5, 1, 1, 1, 0, 0>>("conv1x1", shape(2, 12, 9, 9));
   check_network<nn::conv2d<3, 8, 3, 3, 2, 0, 0, bias::yes>>("conv3x3 s2 p0 bias", shape(2, 3, 15, 15));
   check_network<nn::conv2d<4, 6, 1, 7, 1, 0, 3, bias::yes>>("conv1x7 p03 bias", shape(2, 4, 9, 9));
+  // the discriminators' jointConv over (code, sentence tiled to 4×4), and a strided one
+  check_function("conv2d_tiled 3x3 p1 on 4x4", {shape(3, 8, 4, 4), shape(3, 6), shape(5, 14, 3, 3)},
+                 [](auto& x) { return nn::functional::conv2d_tiled(x[0], x[1], x[2], {1, 1, 1, 1}); });
+  check_function("conv2d_tiled 4x4 s2 p1 on 7x9", {shape(2, 3, 7, 9), shape(2, 4), shape(6, 7, 4, 4)},
+                 [](auto& x) { return nn::functional::conv2d_tiled(x[0], x[1], x[2], {2, 2, 1, 1}); });
 }
 
 TEST_CASE("parity: batch norm, GLU, activations, up-block") {

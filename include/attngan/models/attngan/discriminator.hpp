@@ -7,7 +7,8 @@
 //   unconditional  outlogits: conv 4×4 stride 4 (8·ndf -> 1, with bias) -> sigmoid -> (B,)
 //   conditional    ē (B, nef) tiled to 4×4 and concatenated after the code
 //                  (8·ndf + nef channels) -> jointConv (conv3x3, BN, LReLU) to
-//                  8·ndf -> the same outlogits -> (B,)
+//                  8·ndf -> the same outlogits -> (B,); computed by
+//                  conv2d_tiled, which never builds the tiled channels
 // Trunks, by image size (names are the original's state_dict keys):
 //   64   img_code_s16 (3 -> ndf -> 2ndf -> 4ndf -> 8ndf, 64 -> 4)
 //   128  img_code_s16 (-> 8×8), img_code_s32 downBlock(8ndf -> 16ndf) 4×4,
@@ -28,7 +29,6 @@
 #include "attngan/models/attngan/config.hpp"
 #include "attngan/nn/layers.hpp"
 #include "attngan/nn/module.hpp"
-#include "attngan/nn/ops/embedding.hpp"
 #include "attngan/nn/ops/shape_ops.hpp"
 #include "attngan/nn/sequential.hpp"
 
@@ -175,8 +175,10 @@ struct d_logits {
       if (sent.shape().rank() != 2 || sent.shape()[0] != s[0] || sent.shape()[1] != Nef)
         throw shape_error("d_logits", attngan::detail::cat("sentence features must be (", s[0], ", ", Nef,
                                                            ") for the code ", s, ", got ", sent.shape()));
-      const var<T, B> tiled = nn::functional::tile_spatial(sent, s[2], s[3]);            // (B, nef, 4, 4)
-      const var<T, B> joint = jointConv(nn::functional::concat_channels(code, tiled));   // (B, 8ndf + nef, 4, 4) -> (B, 8ndf, 4, 4)
+      // jointConv of concat(code, sentence tiled to 4×4), without tiling it
+      // (conv2d_tiled: the sentence's share is two small GEMMs).
+      const auto& [conv, bn, act] = jointConv.layers;
+      const var<T, B> joint = act(bn(nn::functional::conv2d_tiled(code, sent, conv.weight, conv.options())));  // (B, 8ndf, 4, 4)
       return reshape(outlogits(joint), shape(s[0]));                                    // (B,)
     }
   };

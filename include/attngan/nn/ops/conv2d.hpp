@@ -22,6 +22,8 @@
 #include "attngan/backend/cpu/conv_shifted.hpp"
 #include "attngan/backend/primitives.hpp"
 
+#include <vector>
+
 namespace attngan::nn::functional {
 
 struct conv2d_options {
@@ -238,6 +240,90 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
   if (bias.defined()) inputs.push_back(bias.node());
   return var<T, B>(attngan::detail::make_result<detail::conv2d_node<T, B>>(std::move(out), std::move(inputs), "conv2d",
                                                                            g, n, oc, bias.defined()));
+}
+
+namespace detail {
+
+/// P (N, O, taps) of conv2d_tiled: P[n, o, t] = Σ_c v[n, c] · W[o, Cx + c, t],
+/// read straight from the weight (no copy of its vector block): one GEMM
+/// per output channel, batched, v shared by all of them.
+template <real T, backend B>
+struct tiled_taps_node : node<T, B> {
+  index_t n, cv, oc, taps, w_stride, offset;  // offset = Cx · taps into each weight row
+  tiled_taps_node(index_t n_, index_t cv_, index_t oc_, index_t taps_, index_t w_stride_, index_t offset_)
+      : n(n_), cv(cv_), oc(oc_), taps(taps_), w_stride(w_stride_), offset(offset_) {}
+
+  static void forward(const T* v, const T* w, T* p, index_t n, index_t cv, index_t oc, index_t taps,
+                      index_t w_stride, index_t offset) {
+    // batch o: P[:, o, :] (N × taps, row stride O·taps) = v (N × Cv) · W[o, Cx:, :] (Cv × taps)
+    primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::no, transpose::no, n, taps, cv, T(1), v, cv,
+                                                         w + offset, taps, T(0), p, oc * taps},
+                                oc, 0, w_stride, taps);
+  }
+
+  void backward(const std::vector<char>& wants) override {
+    auto& v = *this->inputs[0];
+    auto& w = *this->inputs[1];
+    const T* G = this->grad.data();
+    if (wants[1])  // dW[o, Cx:, :] += vᵀ · dP[:, o, :], each o its own block of dW
+      primitives::gemm_batched<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, cv, taps, n, T(1),
+                                                           v.value.data(), cv, G, oc * taps, T(1),
+                                                           w.grad_buffer() + offset, taps},
+                                  oc, 0, taps, w_stride);
+    if (wants[0]) {  // dv += Σ_o dP[:, o, :] · W[o, Cx:, :]ᵀ: one output, so the o's run in turn
+      T* dv = v.grad_buffer();
+      for (index_t o = 0; o < oc; ++o)
+        primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, n, cv, taps, T(1), G + o * taps,
+                                                     oc * taps, w.value.data() + o * w_stride + offset, taps, T(1),
+                                                     dv, cv});
+    }
+  }
+};
+
+}  // namespace detail
+
+/// conv2d(concat_channels(x, tile_spatial(v, H, W)), weight) without tiling
+/// v: x (N, Cx, H, W), v (N, Cv), weight (O, Cx + Cv, KH, KW), no bias. The
+/// tiled channels hold the same vector at every pixel, so at output pixel q
+/// they add Σ_t M[t, q] · P[:, :, t] with P[n, o, t] = Σ_c v[n, c] · W[o,
+/// Cx + c, t], where t runs over the kernel taps and M[t, q] is 1 when tap t
+/// of pixel q reads inside the image (0 where it reads the zero padding):
+/// two small GEMMs, (N, Cv)·(Cv, taps) per output channel and (N·O, taps)·
+/// (taps, Ho·Wo), in place of a convolution over Cv channels. The
+/// discriminators' jointConv (8·ndf + nef → 8·ndf, 3×3 on 4×4) spends most of
+/// its work on the tiled sentence. The same function, rounded differently;
+/// gradients reach x, v and the weight.
+template <real T, backend B>
+var<T, B> conv2d_tiled(const var<T, B>& x, const var<T, B>& v, const var<T, B>& weight, const conv2d_options& o) {
+  const shape& xs = x.shape();
+  const shape& vs = v.shape();
+  const shape& ws = weight.shape();
+  if (xs.rank() != 4 || vs.rank() != 2 || ws.rank() != 4 || vs[0] != xs[0] || ws[1] != xs[1] + vs[1])
+    throw shape_error("conv2d_tiled", attngan::detail::cat("expects x (N, Cx, H, W), v (N, Cv) and weight (O, Cx + "
+                                                           "Cv, KH, KW), got ", xs, ", ", vs, " and ", ws));
+  const index_t n = xs[0], cx = xs[1], cv = vs[1], oc = ws[0], taps = ws[2] * ws[3];
+  const var<T, B> wx = eval(narrow(weight, 1, 0, cx));          // (O, Cx, KH, KW)
+  const var<T, B> image_part = conv2d(x, wx, var<T, B>(), o);  // checks the geometry
+  const index_t oh = image_part.shape()[2], ow = image_part.shape()[3];
+  // M[t, q]: does tap t = (ky, kx) of output pixel q = (y, x) read inside the image?
+  std::vector<T> m(std::size_t(taps * oh * ow), T(0));
+  for (index_t ky = 0; ky < ws[2]; ++ky)
+    for (index_t kx = 0; kx < ws[3]; ++kx)
+      for (index_t y = 0; y < oh; ++y)
+        for (index_t xx = 0; xx < ow; ++xx) {
+          const index_t iy = y * o.stride_h - o.pad_h + ky, ix = xx * o.stride_w - o.pad_w + kx;
+          if (iy >= 0 && iy < xs[2] && ix >= 0 && ix < xs[3])
+            m[std::size_t(((ky * ws[3] + kx) * oh + y) * ow + xx)] = T(1);
+        }
+  const var<T, B> inside = var<T, B>::leaf(tensor<T, B>::from_host(shape(taps, oh * ow), m));
+  tensor<T, B> p(shape(n * oc, taps));
+  const index_t w_stride = ws[1] * taps, offset = cx * taps;
+  detail::tiled_taps_node<T, B>::forward(v.value().data(), weight.value().data(), p.data(), n, cv, oc, taps, w_stride,
+                                         offset);
+  const var<T, B> per_tap(attngan::detail::make_result<detail::tiled_taps_node<T, B>>(
+      std::move(p), {v.node(), weight.node()}, "conv2d_tiled", n, cv, oc, taps, w_stride, offset));
+  const var<T, B> vector_part = reshape(matmul(per_tap, inside), shape(n, oc, oh, ow));
+  return image_part + vector_part;
 }
 
 }  // namespace attngan::nn::functional
