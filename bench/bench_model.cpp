@@ -7,6 +7,14 @@
 //                    G step with adversarial + λ·DAMSM + KL, EMA).
 //   generate_20      generator inference (text encoder + G in eval mode)
 //                    for 20 captions, images up to 256².
+//   demo_phase/P     the demo's model (examples/attngan_app.hpp: small
+//                    preset 32² → 64², the small image encoder at 64²),
+//                    batch 32, one phase of a training iteration timed
+//                    alone (the others run untimed around it): P = 0 G
+//                    forward with the frozen text encoder, 1 the D updates
+//                    on detached fakes, 2 the G update (adversarial through
+//                    the D's, DAMSM, KL, backward, Adam), 3 the EMA; and
+//                    demo_iteration, the whole iteration.
 // Weights keep PyTorch's default initialisation (time_step.py --fast-init:
 // the orthogonal init only costs start-up time). Inputs are random.
 #include <attngan/models/attngan.hpp>
@@ -16,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 using namespace attngan;
@@ -79,7 +88,75 @@ void generate(benchmark::State& state) {
       benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+using demo_trainer = M::gan_trainer<M::small_preset, M::small_image_encoder<M::small_preset::nef, 64>>;
+
+struct demo_inputs {
+  caption_batch caps;
+  std::vector<tensor<float, cpu>> reals;
+  std::vector<std::int64_t> class_ids;
+};
+
+demo_inputs demo_batch(generator& rng, index_t batch) {
+  demo_inputs in{random_captions(batch, 2), {}, {}};
+  for (int s : {32, 64}) in.reals.push_back(rng.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
+  for (index_t b = 0; b < batch; ++b) in.class_ids.push_back(std::int64_t((b * 7) % 15));
+  return in;
+}
+
+/// The demo's learning rates (cmake/run.sh: 05_train_attngan --lr-g 1e-3 --lr-d 1e-3 --ema-decay 0.99).
+M::gan_hyperparameters demo_hyper() {
+  auto h = M::gan_hyperparameters::of<M::small_preset>();
+  h.lr_g = h.lr_d = 1e-3;
+  h.ema_decay = 0.99;
+  return h;
+}
+
+void demo_iteration(benchmark::State& state) {
+  const index_t batch = state.range(0);
+  generator rng(1);
+  demo_trainer tr(rng, true, demo_hyper());
+  const auto in = demo_batch(rng, batch);
+  for (auto _ : state) {
+    const auto l = tr.step(in.reals, in.caps.ids, in.caps.lengths, in.class_ids);
+    benchmark::DoNotOptimize(l.g_total);
+  }
+  state.counters["images/s"] =
+      benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void demo_phase(benchmark::State& state) {
+  const int phase = int(state.range(0));
+  const index_t batch = 32;
+  generator rng(1);
+  demo_trainer tr(rng, true, demo_hyper());
+  const auto in = demo_batch(rng, batch);
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::optional<demo_trainer::iteration> it;
+    if (phase != 0) it.emplace(tr.forward(in.caps.ids, in.caps.lengths, in.class_ids));
+    if (phase > 1) tr.update_discriminators(*it, in.reals);
+    state.ResumeTiming();
+    switch (phase) {
+      case 0: it.emplace(tr.forward(in.caps.ids, in.caps.lengths, in.class_ids)); break;
+      case 1: tr.update_discriminators(*it, in.reals); break;
+      case 2: tr.update_generator(*it); break;
+      default: tr.update_average(); break;
+    }
+    state.PauseTiming();
+    if (phase < 2) {
+      if (phase < 1) tr.update_discriminators(*it, in.reals);
+      tr.update_generator(*it);
+    }
+    if (phase < 3) tr.update_average();
+    it.reset();
+    state.ResumeTiming();
+  }
+}
+
 }  // namespace
 
+// A fixed count: with the other phases paused, a minimum time would run hundreds of whole iterations.
+BENCHMARK(demo_iteration)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(demo_phase)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(train_iteration)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1.0);
 BENCHMARK(generate)->Arg(20)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1.0);
