@@ -151,6 +151,9 @@ TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifte
       {"2x3 s(1, 2) p(1, 0)", shape(3, 3, 6, 9), shape(4, 3, 2, 3), {1, 2, 1, 0}, true},
       {"1x1 s1 p1", shape(2, 3, 4, 4), shape(2, 3, 1, 1), {1, 1, 1, 1}, false},
       {"3x3 s1 p0 on 3x3", shape(4, 2, 3, 3), shape(3, 2, 3, 3), {1, 1, 0, 0}, true},
+      // a kernel covering the whole input: one GEMM over the batch (is_dense)
+      {"4x4 s4 p0 on 4x4, 1 output (D's logits), batch 33", shape(33, 8, 4, 4), shape(1, 8, 4, 4), {4, 4, 0, 0}, false},
+      {"3x5 s1 p0 on 3x5, 6 outputs, bias", shape(3, 2, 3, 5), shape(6, 2, 3, 5), {1, 1, 0, 0}, true},
   };
   std::uint64_t seed = 10;
   for (const auto& k : cases) {
@@ -201,6 +204,13 @@ TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") 
   CHECK_FALSE(takes(shape(2, 512, 8, 8), shape(1024, 512, 3, 3), {1, 1, 1, 1}));
   // a 1x1 convolution reads the image directly
   CHECK_FALSE(takes(shape(32, 32, 64, 64), shape(64, 32, 1, 1), {1, 1, 0, 0}));
+  // the D's logits (4x4 s4 on 4x4 -> 1x1) are one dense GEMM over the batch, before either path
+  CHECK(nn::functional::detail::is_dense(
+      nn::functional::detail::conv_geometry_of(shape(32, 128, 4, 4), shape(1, 128, 4, 4), {4, 4, 0, 0})));
+  CHECK_FALSE(nn::functional::detail::is_dense(
+      nn::functional::detail::conv_geometry_of(shape(32, 128, 4, 4), shape(1, 128, 3, 3), {1, 1, 0, 0})));
+  CHECK_FALSE(nn::functional::detail::is_dense(
+      nn::functional::detail::conv_geometry_of(shape(32, 128, 4, 4), shape(1, 128, 4, 4), {1, 1, 1, 1})));
 }
 
 
@@ -260,6 +270,90 @@ TEST_CASE("conv2d_tiled: bad shapes are named") {
   CHECK_THROWS_AS(F::conv2d_tiled(x, v, vf::leaf(randn<float>(shape(4, 7, 3, 3), 5)), {1, 1, 1, 1}), shape_error);
   CHECK_THROWS_AS(F::conv2d_tiled(vf::leaf(randn<float>(shape(2, 3, 4), 6)), v, w, {1, 1, 1, 1}), shape_error);
 }
+TEST_CASE("upsample2x_conv3x3 equals conv2d over the upsampled image, forward and every gradient") {
+  namespace F = nn::functional;
+  const auto to_double = [](const tcpu<float>& t) {
+    const auto v = t.to_vector();
+    return tcpu<double>::from_host(t.shape(), std::vector<double>(v.begin(), v.end()));
+  };
+  struct geometry {
+    const char* what;
+    shape x;
+    index_t oc;
+    bool bias;
+  };
+  // the demo's up-blocks' shapes in small (G's 4→8, 16→32, 32→64 have
+  // C = 2·O... here C ≠ O, odd and non-square sizes, 1×1 and 1-row inputs,
+  // and batches large enough for the cpu backend's shifted-GEMM path)
+  const std::vector<geometry> cases{
+      {"4x4, 6 -> 8 channels", shape(2, 6, 4, 4), 8, false},
+      {"5x3, 3 -> 2, bias", shape(3, 3, 5, 3), 2, true},
+      {"1x1, 4 -> 5", shape(2, 4, 1, 1), 5, false},
+      {"1x7, 2 -> 3, bias", shape(1, 2, 1, 7), 3, true},
+      {"8x8, batch 12 (shifted path), 8 -> 4", shape(12, 8, 8, 8), 4, false},
+      {"9x6, batch 16, 5 -> 6, bias", shape(16, 5, 9, 6), 6, true},
+  };
+  std::uint64_t seed = 90;
+  for (const auto& k : cases) {
+    const std::string what = k.what;
+    CAPTURE(what);
+    const auto xv = randn<float>(k.x, ++seed), wv = randn<float>(shape(k.oc, k.x[1], 3, 3), ++seed);
+    const auto bv = randn<float>(shape(k.oc), ++seed);
+    vf x1 = vf::leaf(xv.clone(), true), w1 = vf::leaf(wv.clone(), true), b1 = vf::leaf(bv.clone(), true);
+    vd x2 = vd::leaf(to_double(xv), true), w2 = vd::leaf(to_double(wv), true), b2 = vd::leaf(to_double(bv), true);
+    vf fused = F::upsample2x_conv3x3(x1, w1, k.bias ? b1 : vf{});
+    vd ref = F::conv2d(F::upsample_nearest(x2, 2), w2, k.bias ? b2 : vd{}, {1, 1, 1, 1});
+    REQUIRE(fused.shape() == ref.shape());
+    const auto G = randn<float>(ref.shape(), ++seed);
+    backward(sum(fused * vf::leaf(G.clone())));
+    backward(sum(ref * vd::leaf(to_double(G))));
+    CHECK(relative_error(fused.value().to_vector(), ref.value().to_vector()) < 1e-5);
+    CHECK(relative_error(x1.grad().to_vector(), x2.grad().to_vector()) < 1e-5);
+    CHECK(relative_error(w1.grad().to_vector(), w2.grad().to_vector()) < 1e-5);
+    if (k.bias) CHECK(relative_error(b1.grad().to_vector(), b2.grad().to_vector()) < 1e-5);
+  }
+  // and by finite differences in double
+  auto xd = randn<double>(shape(2, 3, 3, 4), 120), wd = randn<double>(shape(2, 3, 3, 3), 121);
+  auto bd = randn<double>(shape(2), 122);
+  CHECK(gradcheck<cpu>([](const std::vector<vd>& in) { return F::upsample2x_conv3x3(in[0], in[1], in[2]); },
+                       {&xd, &wd, &bd})
+            .ok);
+}
+
+TEST_CASE("upsample2x_conv3x3: bad shapes are named") {
+  namespace F = nn::functional;
+  vf x = vf::leaf(randn<float>(shape(2, 3, 4, 4), 1));
+  CHECK_THROWS_WITH_AS(F::upsample2x_conv3x3(x, vf::leaf(randn<float>(shape(4, 3, 2, 2), 2))),
+                       doctest::Contains("upsample2x_conv3x3"), shape_error);
+  CHECK_THROWS_AS(F::upsample2x_conv3x3(x, vf::leaf(randn<float>(shape(4, 5, 3, 3), 3))), shape_error);
+  CHECK_THROWS_AS(F::upsample2x_conv3x3(vf::leaf(randn<float>(shape(2, 3, 4), 4)),
+                                        vf::leaf(randn<float>(shape(4, 3, 3, 3), 5))),
+                  shape_error);
+  CHECK_THROWS_AS(F::upsample2x_conv3x3(x, vf::leaf(randn<float>(shape(4, 3, 3, 3), 6)),
+                                        vf::leaf(randn<float>(shape(3), 7))),
+                  shape_error);
+}
+
+TEST_CASE("sequential computes upsample_nearest<2> then conv3x3 as upsample2x_conv3x3, and only that pair") {
+  using up_conv = nn::sequential<nn::upsample_nearest<2>, nn::conv3x3<3, 4>>;
+  static_assert(nn::fuse_pair<nn::upsample_nearest<2>, nn::conv3x3<3, 4>>::value);
+  static_assert(!nn::fuse_pair<nn::upsample_nearest<3>, nn::conv3x3<3, 4>>::value);
+  static_assert(!nn::fuse_pair<nn::upsample_nearest<2>, nn::conv2d<3, 4, 3, 3, 2, 1>>::value);
+  static_assert(!nn::fuse_pair<nn::upsample_nearest<2>, nn::conv2d<3, 4, 3, 3, 1, 0>>::value);
+  generator rng(5);
+  nn::network<up_conv, float> net(rng);
+  const vf x = vf::leaf(randn<float>(shape(2, 3, 5, 4), 6));
+  const vf y = net.module()(x);
+  CHECK(std::string(y.node()->op) == "upsample2x_conv3x3");
+  const auto& conv = std::get<1>(net.module().layers);
+  const vf ref = nn::functional::conv2d(nn::functional::upsample_nearest(x, 2), conv.weight, vf{}, {1, 1, 1, 1});
+  CHECK(relative_error(y.value().to_vector(), ref.value().to_vector()) < 1e-5);
+  // the names are the two layers' (the conv is child "1")
+  std::vector<std::string> names;
+  for (const auto& e : net.entries()) names.push_back(e.name);
+  CHECK(names == std::vector<std::string>{"1.weight"});
+}
+
 TEST_CASE("batch norm in training on the cpu backend: the fused op equals the composed expression") {
   // The layer's composed form (what the other backends run), written out
   // here and evaluated in double as the reference.

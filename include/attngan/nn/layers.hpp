@@ -20,6 +20,8 @@
 #include "attngan/nn/ops/embedding.hpp"
 #include "attngan/nn/ops/pool.hpp"
 #include "attngan/nn/ops/resample.hpp"
+#include "attngan/nn/ops/upsample_conv.hpp"
+#include "attngan/nn/sequential.hpp"
 
 namespace attngan::nn {
 
@@ -240,6 +242,19 @@ struct upsample_nearest : stateless<upsample_nearest<Scale>> {
   template <real T, backend B>
   static var<T, B> apply(const var<T, B>& x) {
     return functional::upsample_nearest(x, Scale);
+  }
+};
+
+/// sequential<..., upsample_nearest<2>, conv2d<In, Out, 3, 3, 1, 1, 1, Bias>, ...>
+/// (AttnGAN's up-blocks) computes the pair at the input's resolution
+/// (functional::upsample2x_conv3x3: the same function with 16/36 of the
+/// multiply-adds, and no upsampled image). The conv keeps its name and weight.
+template <int In, int Out, bias Bias>
+struct fuse_pair<upsample_nearest<2>, conv2d<In, Out, 3, 3, 1, 1, 1, Bias>> {
+  static constexpr bool value = true;
+  template <class Up, class Conv, real T, backend B>
+  static var<T, B> apply(const Up&, const Conv& conv, const var<T, B>& x) {
+    return functional::upsample2x_conv3x3(x, conv.weight, conv.bias_);
   }
 };
 

@@ -7,6 +7,11 @@
 // "2.running_mean", "2.running_var". Consecutive layers must agree on
 // channels; a mismatch is a compile error whose instantiation names both
 // layers and both numbers.
+//
+// Adjacent layers can be computed together: where fuse_pair<A, B> is
+// specialised (layers.hpp: upsample_nearest<2> then a 3×3 stride-1
+// padding-1 conv2d), sequential calls its apply(a, b, x) in place of b(a(x)).
+// Names and parameters stay those of the two layers.
 #pragma once
 
 #include <string>
@@ -56,6 +61,14 @@ struct check_channels<Channels, Previous, Spec, Rest...> {
 
 }  // namespace detail
 
+/// Whether sequential computes layer A followed by layer B in one step:
+/// specialisations set value = true and give
+/// `static var<T, B> apply(const module_of<A, T, B>&, const module_of<B, T, B>&, const var<T, B>&)`.
+template <class A, class B>
+struct fuse_pair {
+  static constexpr bool value = false;
+};
+
 template <class... Specs>
 struct sequential {
   static_assert(sizeof...(Specs) > 0, "attngan::nn::sequential: give at least one layer");
@@ -75,18 +88,27 @@ struct sequential {
     void visit(V& v) {
       visit_each(v, std::index_sequence_for<Specs...>{});
     }
-    var<T, B> operator()(const var<T, B>& x) const { return apply(x, std::index_sequence_for<Specs...>{}); }
+    var<T, B> operator()(const var<T, B>& x) const { return apply_from<0>(x); }
 
    private:
     template <class V, std::size_t... I>
     void visit_each(V& v, std::index_sequence<I...>) {
       (v.child(std::to_string(I), std::get<I>(layers)), ...);
     }
-    template <std::size_t... I>
-    var<T, B> apply(const var<T, B>& x, std::index_sequence<I...>) const {
-      var<T, B> y = x;
-      ((y = std::get<I>(layers)(y)), ...);
-      return y;
+    using spec_list = std::tuple<Specs...>;
+    template <std::size_t I>
+    var<T, B> apply_from(const var<T, B>& y) const {
+      if constexpr (I == sizeof...(Specs)) {
+        return y;
+      } else if constexpr (I + 1 < sizeof...(Specs)) {
+        using pair = fuse_pair<std::tuple_element_t<I, spec_list>, std::tuple_element_t<I + 1, spec_list>>;
+        if constexpr (pair::value)
+          return apply_from<I + 2>(pair::apply(std::get<I>(layers), std::get<I + 1>(layers), y));
+        else
+          return apply_from<I + 1>(std::get<I>(layers)(y));
+      } else {
+        return apply_from<I + 1>(std::get<I>(layers)(y));
+      }
     }
   };
 };

@@ -238,6 +238,12 @@ TEST_CASE("parity: conv2d in AttnGAN's configurations") {
                  [](auto& x) { return nn::functional::conv2d_tiled(x[0], x[1], x[2], {1, 1, 1, 1}); });
   check_function("conv2d_tiled 4x4 s2 p1 on 7x9", {shape(2, 3, 7, 9), shape(2, 4), shape(6, 7, 4, 4)},
                  [](auto& x) { return nn::functional::conv2d_tiled(x[0], x[1], x[2], {2, 2, 1, 1}); });
+  // a kernel as large as the input (the discriminators' logits): one GEMM over the batch
+  check_network<nn::conv2d<16, 1, 4, 4, 4, 0, 0>>("conv4x4 s4 on 4x4 (dense)", shape(5, 16, 4, 4));
+  check_network<nn::conv2d<6, 3, 3, 5, 1, 0, 0, bias::yes>>("conv3x5 on 3x5 bias (dense)", shape(4, 6, 3, 5));
+  // the up-blocks' upsample + conv3x3 at the input's resolution (sequential fuses the pair)
+  check_function("upsample2x_conv3x3 bias", {shape(2, 5, 6, 7), shape(4, 5, 3, 3), shape(4)},
+                 [](auto& x) { return nn::functional::upsample2x_conv3x3(x[0], x[1], x[2]); });
 }
 
 TEST_CASE("parity: batch norm, GLU, activations, up-block") {

@@ -61,6 +61,14 @@ inline bool is_direct(const kernels::conv_geometry& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
 }
 
+/// A kernel that covers the whole unpadded input (one output pixel per
+/// image, e.g. the discriminators' 4×4 logits): the convolution is a dense
+/// layer, out (N, O) = x (N, C·H·W) · Wᵀ, one GEMM over the batch.
+inline bool is_dense(const kernels::conv_geometry& g) {
+  return g.out_h == 1 && g.out_w == 1 && g.pad_h == 0 && g.pad_w == 0 && g.kernel_h == g.height &&
+         g.kernel_w == g.width;
+}
+
 /// Images per GEMM batch: as many as fit in `budget` bytes of column
 /// matrices. Batches of images run their GEMMs in parallel (one image per
 /// thread), which uses the cores better than splitting one small GEMM.
@@ -95,6 +103,17 @@ struct conv2d_node : node<T, B> {
     auto& x = *this->inputs[0];
     auto& w = *this->inputs[1];
     const T* G = this->grad.data();
+    if (is_dense(g)) {
+      const index_t k = g.col_rows();
+      if (wants[1])  // dW (O × K) += Gᵀ · x
+        primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, out_channels, k, batch, T(1), G,
+                                                     out_channels, x.value.data(), k, T(1), w.grad_buffer(), k});
+      if (wants[0])  // dx (N × K) += G · W
+        primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::no, batch, k, out_channels, T(1), G,
+                                                     out_channels, w.value.data(), k, T(1), x.grad_buffer(), k});
+      backward_bias(wants, G);
+      return;
+    }
     if constexpr (std::is_same_v<B, cpu>) {
       if (kernels::shifted_applies(g, batch, out_channels)) {
         kernels::shifted_conv_backward<T>(g, batch, out_channels, x.value.data(), w.value.data(), G,
@@ -229,8 +248,14 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
     beta = T(1);
   }
   bool done = false;
+  if (detail::is_dense(g)) {  // out (N × O) = x (N × K) · Wᵀ (+ the bias already in out)
+    const index_t k = g.col_rows();
+    primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, n, oc, k, T(1), x.value().data(), k,
+                                                 weight.value().data(), k, beta, out.data(), oc});
+    done = true;
+  }
   if constexpr (std::is_same_v<B, cpu>) {
-    if (kernels::shifted_applies(g, n, oc)) {
+    if (!done && kernels::shifted_applies(g, n, oc)) {
       kernels::shifted_conv_forward<T>(g, n, oc, x.value().data(), weight.value().data(), out.data(), beta != T(0));
       done = true;
     }
