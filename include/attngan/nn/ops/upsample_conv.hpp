@@ -32,10 +32,7 @@ namespace attngan::nn::functional {
 
 namespace detail {
 
-/// Which 3×3 kernel rows tap t of phase a sums: [lo, hi] (see above).
-ATTNGAN_HD inline index_t phase_tap_lo(index_t a, index_t t) { return t == 0 ? 0 : (a == 0 ? 1 : 2); }
-ATTNGAN_HD inline index_t phase_tap_hi(index_t a, index_t t) { return t == 0 ? (a == 0 ? 0 : 1) : 2; }
-/// The tap of phase a that kernel row i belongs to.
+/// The 2×2 tap of phase a that 3×3 kernel row i falls into (S_a above).
 ATTNGAN_HD inline index_t phase_tap_of(index_t a, index_t i) { return a == 0 ? (i > 0 ? 1 : 0) : (i > 1 ? 1 : 0); }
 
 template <class T>
@@ -48,8 +45,9 @@ struct phase_weights_kernel {  // W' (4·O, C, 2, 2) from W (O, C, 3, 3)
     const index_t o = row % oc, phase = row / oc, a = phase / 2, b = phase % 2;
     const T* k = w + (o * c + cc) * 9;
     T s = T(0);
-    for (index_t r = phase_tap_lo(a, ty); r <= phase_tap_hi(a, ty); ++r)
-      for (index_t q = phase_tap_lo(b, tx); q <= phase_tap_hi(b, tx); ++q) s += k[r * 3 + q];
+    for (index_t r = 0; r < 3; ++r)
+      for (index_t q = 0; q < 3; ++q)
+        if (phase_tap_of(a, r) == ty && phase_tap_of(b, q) == tx) s += k[r * 3 + q];
     out[i] = s;
   }
 };
