@@ -2,8 +2,8 @@
 // with PyTorch (bench/torch_layers.py runs the same shapes):
 //   conv3x3 64 -> 128 channels at 64² and 128², batch 2 and 20 (the
 //   generator's up-blocks), BatchNorm2d + GLU on (20, 128, 64, 64), and the
-//   text encoder's bidirectional LSTM (B 20, T 18, 300 -> 2 x 128); and two
-//   convolutions of the demo's small model (attngan only).
+//   text encoder's bidirectional LSTM (B 20, T 18, 300 -> 2 x 128); and
+//   convolutions of the demo's small model, on either inner loop (attngan only).
 #include <attngan/nn.hpp>
 
 #include <benchmark/benchmark.h>
@@ -35,15 +35,39 @@ void conv3x3_64_128(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
-// The demo's small model (GF_DIM = DF_DIM = 16, batch 32): a 3x3 conv of
-// G's 64² stage (32 -> 64 channels) and a 4x4 stride-2 conv of D64's
-// down-sampling (16 -> 32 channels, 32² -> 16²); im2col and col2im are a
-// large share of these few-channel convolutions.
+// Convolutions of the demo's small model (GF_DIM = DF_DIM = 16, batch 32),
+// forward + backward, attngan only. The argument chooses the cpu backend's
+// inner loop for float (conv_direct.hpp): 0 Eigen's GEMMs, 1 the
+// register-blocked kernel (where the build has AVX2 and FMA; else both are
+// the GEMMs). GFLOP/s counts the three products (forward, dx, dW).
+template <class Spec>
+void demo_conv(benchmark::State& state, const shape& input, index_t out_channels, index_t out_size, index_t taps) {
+  kernels::direct::enabled() = state.range(0) != 0;
+  run_layer<Spec>(state, input);
+  kernels::direct::enabled() = true;
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * double(input[0]) * double(out_channels) *
+                                                     double(input[1]) * double(taps) * double(out_size * out_size) *
+                                                     double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+// G's 3×3 of a residual block at 32² (16 -> 32 channels, before the GLU)
+void demo_conv3x3_16_32(benchmark::State& state) {
+  demo_conv<nn::conv3x3<16, 32>>(state, shape(32, 16, 32, 32), 32, 32, 9);
+}
+// a 3×3 at 64², 32 -> 64 channels
 void demo_conv3x3_32_64(benchmark::State& state) {
-  run_layer<nn::conv3x3<32, 64>>(state, shape(32, 32, 64, 64));
+  demo_conv<nn::conv3x3<32, 64>>(state, shape(32, 32, 64, 64), 64, 64, 9);
+}
+// G's image layer at 64² (16 -> 3 channels)
+void demo_conv3x3_16_3(benchmark::State& state) {
+  demo_conv<nn::conv3x3<16, 3>>(state, shape(32, 16, 64, 64), 3, 64, 9);
+}
+// D64's first down-sampling (RGB 64² -> 16 channels at 32²) and its second (16 -> 32, 32² -> 16²)
+void demo_down_conv4x4_s2_rgb(benchmark::State& state) {
+  demo_conv<nn::conv2d<3, 16, 4, 4, 2, 1>>(state, shape(32, 3, 64, 64), 16, 32, 16);
 }
 void demo_down_conv4x4_s2(benchmark::State& state) {
-  run_layer<nn::conv2d<16, 32, 4, 4, 2, 1>>(state, shape(32, 16, 32, 32));
+  demo_conv<nn::conv2d<16, 32, 4, 4, 2, 1>>(state, shape(32, 16, 32, 32), 32, 16, 16);
 }
 
 // The text encoder's BiLSTM: B = 20, T = 18, 300 -> 2 x 128, all lengths 18.
@@ -70,7 +94,10 @@ void batch_norm_glu(benchmark::State& state) {
 
 BENCHMARK(conv3x3_64_128)->Args({2, 64})->Args({2, 128})->Args({20, 64})->Args({20, 128})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(demo_conv3x3_32_64)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(demo_down_conv4x4_s2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_conv3x3_16_32)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_conv3x3_32_64)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_conv3x3_16_3)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_down_conv4x4_s2_rgb)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(bilstm_text_encoder)->Unit(benchmark::kMillisecond)->UseRealTime();

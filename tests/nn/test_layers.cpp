@@ -154,6 +154,13 @@ TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifte
       // a kernel covering the whole input: one GEMM over the batch (is_dense)
       {"4x4 s4 p0 on 4x4, 1 output (D's logits), batch 33", shape(33, 8, 4, 4), shape(1, 8, 4, 4), {4, 4, 0, 0}, false},
       {"3x5 s1 p0 on 3x5, 6 outputs, bias", shape(3, 2, 3, 5), shape(6, 2, 3, 5), {1, 1, 0, 0}, true},
+      // AttnGAN's own: G's 3×3 at 32² (16 -> 32), its RGB output (16 -> 3),
+      // D's first 4×4 s2 on RGB, a deep 4×4 s2 on 8² (its stride phases too
+      // small for the direct kernel's dx)
+      {"3x3 s1 p1 at 32x32, 16 -> 32, batch 3", shape(3, 16, 32, 32), shape(32, 16, 3, 3), {1, 1, 1, 1}, false},
+      {"3x3 s1 p1 at 24x24, 16 -> 3 (RGB out), batch 2", shape(2, 16, 24, 24), shape(3, 16, 3, 3), {1, 1, 1, 1}, true},
+      {"4x4 s2 p1 at 32x32, 3 -> 16 (RGB in), batch 3", shape(3, 3, 32, 32), shape(16, 3, 4, 4), {2, 2, 1, 1}, false},
+      {"4x4 s2 p1 at 8x8, 24 -> 40, batch 4", shape(4, 24, 8, 8), shape(40, 24, 4, 4), {2, 2, 1, 1}, false},
   };
   std::uint64_t seed = 10;
   for (const auto& k : cases) {
@@ -173,20 +180,34 @@ TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifte
     CHECK(relative_error(x.grad().to_vector(), ref.dx) < 1e-5);
     CHECK(relative_error(w.grad().to_vector(), ref.dw) < 1e-5);
     if (k.bias) CHECK(relative_error(b.grad().to_vector(), ref.db) < 1e-5);
-    // the shifted kernels called directly, whatever conv2d chose
+    // the shifted kernels called directly, whatever conv2d chose: through
+    // Eigen's GEMMs, and through the register-blocked kernel where this build
+    // has it (conv_direct.hpp: float with AVX2 and FMA; else the same path twice)
     const auto g = nn::functional::detail::conv_geometry_of(k.x, k.w, k.o);
-    std::vector<float> out2(std::size_t(out.numel()), 0.f), dx2(xv.size(), 0.f), dw2(wv.size(), 0.f);
-    kernels::shifted_conv_forward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), out2.data(), false);
-    kernels::shifted_conv_backward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), gv.data(), dw2.data(), dx2.data());
     auto ref_nobias = ref.out;
     if (k.bias) {
       const auto bv = b.value().to_vector();
       const std::size_t pixels = std::size_t(g.out_h * g.out_w);
       for (std::size_t i = 0; i < ref_nobias.size(); ++i) ref_nobias[i] -= bv[(i / pixels) % bv.size()];
     }
-    CHECK(relative_error(out2, ref_nobias) < 1e-5);
-    CHECK(relative_error(dx2, ref.dx) < 1e-5);
-    CHECK(relative_error(dw2, ref.dw) < 1e-5);
+    for (const bool direct : {false, true}) {
+      CAPTURE(direct);
+      kernels::direct::enabled() = direct;
+      std::vector<float> out2(std::size_t(out.numel()), 0.f), dx2(xv.size(), 0.f), dw2(wv.size(), 0.f);
+      kernels::shifted_conv_forward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), out2.data(), false);
+      kernels::shifted_conv_backward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), gv.data(), dw2.data(),
+                                            dx2.data());
+      // each gradient alone, as conv2d's backward asks when only one is needed
+      std::vector<float> dx3(xv.size(), 0.f), dw3(wv.size(), 0.f);
+      kernels::shifted_conv_backward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), gv.data(), nullptr, dx3.data());
+      kernels::shifted_conv_backward<float>(g, k.x[0], k.w[0], xv.data(), wv.data(), gv.data(), dw3.data(), nullptr);
+      kernels::direct::enabled() = true;
+      CHECK(relative_error(out2, ref_nobias) < 1e-5);
+      CHECK(relative_error(dx2, ref.dx) < 1e-5);
+      CHECK(relative_error(dw2, ref.dw) < 1e-5);
+      CHECK(relative_error(dx3, ref.dx) < 1e-5);
+      CHECK(relative_error(dw3, ref.dw) < 1e-5);
+    }
   }
 }
 

@@ -28,8 +28,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "attngan/backend/conv_kernels.hpp"
+#include "attngan/backend/cpu/conv_direct.hpp"
 #include "attngan/backend/cpu/cpu.hpp"
 #include "attngan/backend/cpu/gemm.hpp"
 #include "attngan/core/tensor.hpp"
@@ -60,6 +62,19 @@ struct shifted_conv {
   index_t xp_size;  // per image: C·phases planes and a tail (the last tap's view runs past the last plane)
   index_t dplane;   // dx scratch: a plane and that tail, so one GEMM's output rows never overlap
   index_t block;    // output rows per block: a block's accumulator and operand stay in the core's cache
+  // The direct kernel's layout (conv_direct.hpp): rows rounded up to whole
+  // blocks of direct::rows, lengths to whole spans of direct::span.
+  bool use_direct;  // forward by the direct kernel
+  bool direct_dx;   // the backward to the input too (not where padding a phase plane to whole spans wastes half)
+  bool direct_dw;   // the weight gradient too: where Eigen's GEMM is poor (an RGB side: O or C at most 4)
+  bool padded_grad; // G's rows between zero margins (either of the two above)
+  index_t ext_p;    // forward: an output row of the extended grid, padded
+  index_t margin;   // backward: the largest in-phase tap offset, zeros before G
+  index_t plane_p;  // backward: a phase plane of dx, padded
+  index_t gstride;  // backward: a row of G between its margins
+  std::vector<index_t> forward_offsets;   // tap k's view
+  std::vector<index_t> backward_offsets;  // per phase, its taps' margin − inner offset
+  std::vector<index_t> phase_taps;        // per phase, its tap count
 
   shifted_conv(const conv_geometry& geometry, index_t o) : g(geometry), out_channels(o) {
     hq = (g.height + 2 * g.pad_h + g.stride_h - 1) / g.stride_h;
@@ -68,10 +83,82 @@ struct shifted_conv {
     plane = hq * wq;
     ext = g.out_h * wq;
     taps = g.kernel_h * g.kernel_w;
-    xp_size = g.channels * phases * plane + g.kernel_w;
     dplane = plane + g.kernel_w;
     const index_t per_row = (out_channels + g.channels) * wq;
     block = std::clamp(index_t(65536) / (per_row ? per_row : 1), index_t(1), g.out_h > 0 ? g.out_h : 1);
+    use_direct = direct::available<T> && direct::enabled();
+    ext_p = direct::round_up(ext, direct::span);
+    margin = ((g.kernel_h - 1) / g.stride_h) * wq + (g.kernel_w - 1) / g.stride_w;
+    plane_p = direct::round_up(plane, direct::span);
+    gstride = margin + plane_p;
+    direct_dx = use_direct && 2 * plane_p <= 3 * plane;
+    direct_dw = use_direct && std::min(g.channels, out_channels) <= 4;
+    padded_grad = direct_dx || direct_dw;
+    // The direct kernel reads whole spans: up to direct::span past the last tap's view.
+    xp_size = g.channels * phases * plane + g.kernel_w + (use_direct ? direct::span : 0);
+    if (use_direct) {
+      for (index_t k = 0; k < taps; ++k) forward_offsets.push_back(view(k, plane));
+      backward_offsets.assign(std::size_t(phases * taps), 0);
+      phase_taps.assign(std::size_t(phases), 0);
+      for (index_t k = 0; k < taps; ++k) {
+        const index_t ph = phase_of(k);
+        backward_offsets[std::size_t(ph * taps + phase_taps[std::size_t(ph)]++)] = margin - inner(k);
+      }
+    }
+  }
+
+  /// Output rows of the direct kernel (channels rounded up to whole blocks).
+  static index_t direct_rows(index_t n) { return direct::round_up(n, direct::rows); }
+
+  /// Scratch of one image's forward output on the extended grid.
+  index_t forward_scratch() const { return use_direct ? direct_rows(out_channels) * ext_p : out_channels * ext; }
+  /// Scratch of G on the extended grid (backward).
+  index_t grad_scratch() const { return padded_grad ? out_channels * gstride : out_channels * ext; }
+  /// Scratch of dx by phase (backward).
+  index_t dx_scratch() const { return direct_dx ? phases * direct_rows(g.channels) * plane_p : g.channels * phases * dplane; }
+  /// Packed weights.
+  index_t weight_scratch() const {
+    return use_direct ? taps * std::max(direct_rows(out_channels) * g.channels, direct_rows(g.channels) * out_channels)
+                  : taps * out_channels * g.channels;
+  }
+
+  /// Tap k's offset inside its stride phase.
+  index_t inner(index_t k) const {
+    const index_t kh = k / g.kernel_w, kw = k % g.kernel_w;
+    return (kh / g.stride_h) * wq + kw / g.stride_w;
+  }
+  /// Tap k's stride phase.
+  index_t phase_of(index_t k) const {
+    const index_t kh = k / g.kernel_w, kw = k % g.kernel_w;
+    return (kh % g.stride_h) * g.stride_w + kw % g.stride_w;
+  }
+
+  /// W (O, C, KH, KW) -> blocks of direct::rows outputs: wd[b, c, k, r] = W[b·R + r, c, k] (0 past O).
+  void pack_forward(const T* w, T* wd) const {
+    const index_t C = g.channels, O = out_channels, R = direct::rows;
+    for (index_t b = 0; b < direct_rows(O) / R; ++b)
+      for (index_t c = 0; c < C; ++c)
+        for (index_t k = 0; k < taps; ++k)
+          for (index_t r = 0; r < R; ++r) {
+            const index_t o = b * R + r;
+            *wd++ = o < O ? w[(o * C + c) * taps + k] : T(0);
+          }
+  }
+
+  /// W -> per stride phase, blocks of direct::rows input channels: wd[phase][b, o, j, r] =
+  /// W[o, b·R + r, k_j] over the phase's taps k_j in order (0 past C).
+  void pack_backward(const T* w, T* wd) const {
+    const index_t C = g.channels, O = out_channels, R = direct::rows;
+    for (index_t ph = 0; ph < phases; ++ph)
+      for (index_t b = 0; b < direct_rows(C) / R; ++b)
+        for (index_t o = 0; o < O; ++o)
+          for (index_t k = 0; k < taps; ++k) {
+            if (phase_of(k) != ph) continue;
+            for (index_t r = 0; r < R; ++r) {
+              const index_t c = b * R + r;
+              *wd++ = c < C ? w[(o * C + c) * taps + k] : T(0);
+            }
+          }
   }
 
   /// Runs f(first row, row count) over the output rows, a block at a time.
@@ -131,8 +218,23 @@ struct shifted_conv {
   }
 
   /// out (O, Ho, Wo) of one image; adds to out when `accumulate` (a bias is there).
+  /// `wk`: split_taps' weights, or pack_forward's with the direct kernel.
   void forward(const T* wk, const T* xp, T* oe, T* out, bool accumulate) const {
     const index_t C = g.channels, O = out_channels, Ho = g.out_h, Wo = g.out_w;
+    if (use_direct) {
+      direct::run(wk, xp, phases * plane, forward_offsets.data(), taps, C, O, oe, ext_p, ext_p);
+      for (index_t o = 0; o < O; ++o)
+        for (index_t h = 0; h < Ho; ++h) {
+          const T* src = oe + o * ext_p + h * wq;
+          T* dst = out + (o * Ho + h) * Wo;
+          if (accumulate) {
+            for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
+          } else {
+            std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
+          }
+        }
+      return;
+    }
     for_each_block([&](index_t r0, index_t rows) {
       for (index_t k = 0; k < taps; ++k)
         gemm(transpose::no, transpose::no, O, rows * wq, C, wk + k * O * C, C, xp + view(k, plane) + r0 * wq,
@@ -151,33 +253,87 @@ struct shifted_conv {
   }
 
   /// ge = G (O, Ho, Wo) of one image on the extended grid, garbage columns 0.
+  /// With the direct kernel each row of ge has `margin` zeros before it and
+  /// zeros after it up to gstride; grad_rows() finds G_ext in it.
   void extend(const T* G, T* ge) const {
     const index_t Ho = g.out_h, Wo = g.out_w;
-    for (index_t o = 0; o < out_channels; ++o)
+    for (index_t o = 0; o < out_channels; ++o) {
+      T* row = padded_grad ? ge + o * gstride + margin : ge + o * ext;
+      if (padded_grad) {
+        std::fill(row - margin, row, T(0));
+        std::fill(row + ext, row - margin + gstride, T(0));
+      }
       for (index_t h = 0; h < Ho; ++h) {
-        T* dst = ge + o * ext + h * wq;
+        T* dst = row + h * wq;
         std::memcpy(dst, G + (o * Ho + h) * Wo, std::size_t(Wo) * sizeof(T));
         std::fill(dst + Wo, dst + wq, T(0));
       }
+    }
   }
+  /// Where extend() put G_ext, and the distance between its rows.
+  const T* grad_rows(const T* ge) const { return padded_grad ? ge + margin : ge; }
+  index_t grad_ld() const { return padded_grad ? gstride : ext; }
 
   /// dwk (KH·KW, O, C) += G_ext · X_kᵀ for one image.
   void backward_weight(const T* ge, const T* xp, T* dwk) const {
     const index_t C = g.channels, O = out_channels;
+    const T* gr = grad_rows(ge);
+    const index_t ld = grad_ld();
+    if (direct_dw) {  // zeros past ext in G's rows; the input's span of slack past its last view
+      direct::run_weight(gr, ld, xp, phases * plane, forward_offsets.data(), taps, O, C, direct::round_up(ext, 8),
+                         dwk);
+      return;
+    }
     for_each_block([&](index_t r0, index_t rows) {
       for (index_t k = 0; k < taps; ++k)
-        gemm(transpose::no, transpose::yes, O, C, rows * wq, ge + r0 * wq, ext, xp + view(k, plane) + r0 * wq,
+        gemm(transpose::no, transpose::yes, O, C, rows * wq, gr + r0 * wq, ld, xp + view(k, plane) + r0 * wq,
              phases * plane, T(1), dwk + k * O * C, C);
     });
   }
 
+  /// The direct kernel's dx: per stride phase, dxp[c, j] = Σ_o Σ_(its taps k) W[o, c, k] ·
+  /// G_ext[o, j − inner(k)] (a gather over ge's zero margins), then dx += dxp gathered back.
+  void backward_input_direct(const T* wd, const T* ge, T* dxp, T* dx) const {
+    const index_t C = g.channels, O = out_channels, Cr = direct_rows(C), sh = g.stride_h, sw = g.stride_w;
+    for (index_t ph = 0; ph < phases; ++ph) {
+      T* out = dxp + ph * Cr * plane_p;
+      const index_t n = phase_taps[std::size_t(ph)];
+      if (n == 0) {
+        std::fill(out, out + Cr * plane_p, T(0));
+        continue;
+      }
+      direct::run(wd, ge, gstride, backward_offsets.data() + ph * taps, n, O, C, out, plane_p, plane_p);
+      wd += Cr * O * n;
+    }
+    const index_t H = g.height, W = g.width;
+    for (index_t c = 0; c < C; ++c)
+      for (index_t h = 0; h < H; ++h) {
+        const index_t y = h + g.pad_h;
+        const T* prow = dxp + ((y % sh) * sw * Cr + c) * plane_p + (y / sh) * wq;
+        T* dst = dx + (c * H + h) * W;
+        if (sw == 1) {
+          const T* src = prow + g.pad_w;
+          for (index_t w = 0; w < W; ++w) dst[w] += src[w];
+        } else {
+          for (index_t w = 0; w < W; ++w) {
+            const index_t z = w + g.pad_w;
+            dst[w] += prow[(z % sw) * Cr * plane_p + z / sw];
+          }
+        }
+      }
+  }
+
   /// dx (C, H, W) of one image += Σ_k W_kᵀ · G_ext, placed at tap k's view and gathered back.
   void backward_input(const T* wk, const T* ge, T* dxp, T* dx) const {
+    if (direct_dx) {
+      backward_input_direct(wk, ge, dxp, dx);
+      return;
+    }
     const index_t C = g.channels, O = out_channels, sh = g.stride_h, sw = g.stride_w;
     std::fill(dxp, dxp + C * phases * dplane, T(0));
     for_each_block([&](index_t r0, index_t rows) {
       for (index_t k = 0; k < taps; ++k)
-        gemm(transpose::yes, transpose::no, C, rows * wq, O, wk + k * O * C, C, ge + r0 * wq, ext, T(1),
+        gemm(transpose::yes, transpose::no, C, rows * wq, O, wk + k * O * C, C, grad_rows(ge) + r0 * wq, grad_ld(), T(1),
              dxp + view(k, dplane) + r0 * wq, phases * dplane);
     });
     const index_t H = g.height, W = g.width;
@@ -231,9 +387,13 @@ void shifted_conv_forward(const conv_geometry& g, index_t batch, index_t out_cha
                           bool accumulate) {
   const shifted_conv<T> s(g, out_channels);
   const int slots = image_slots(batch);
-  const index_t per_slot = s.xp_size + out_channels * s.ext;
-  tensor<T, cpu> wk{shape(s.taps * out_channels * g.channels)}, scratch{shape(slots * per_slot)};
-  s.split_taps(w, wk.data());
+  const index_t per_slot = s.xp_size + s.forward_scratch();
+  tensor<T, cpu> wk{shape(s.weight_scratch())}, scratch{shape(slots * per_slot)};
+  if (s.use_direct) {
+    s.pack_forward(w, wk.data());
+  } else {
+    s.split_taps(w, wk.data());
+  }
   const index_t image = g.channels * g.height * g.width, out_image = out_channels * g.out_h * g.out_w;
   for_each_image(batch, slots, [&](index_t n, int t) {
     T* xp = scratch.data() + t * per_slot;
@@ -252,11 +412,15 @@ void shifted_conv_backward(const conv_geometry& g, index_t batch, index_t out_ch
   const shifted_conv<T> s(g, out_channels);
   const int slots = image_slots(batch);
   const index_t wsize = s.taps * out_channels * g.channels;
-  const index_t xp_part = dw ? s.xp_size : 0, dx_part = dx ? g.channels * s.phases * s.dplane : 0,
+  const index_t ge_part = s.grad_scratch(), xp_part = dw ? s.xp_size : 0, dx_part = dx ? s.dx_scratch() : 0,
                 dw_part = dw ? wsize : 0;
-  const index_t per_slot = out_channels * s.ext + xp_part + dx_part + dw_part;
-  tensor<T, cpu> wk{shape(wsize)}, scratch{shape(slots * per_slot)};
-  s.split_taps(w, wk.data());
+  const index_t per_slot = ge_part + xp_part + dx_part + dw_part;
+  tensor<T, cpu> wk{shape(s.weight_scratch())}, scratch{shape(slots * per_slot)};
+  if (dx && s.direct_dx) {
+    s.pack_backward(w, wk.data());
+  } else if (dx) {
+    s.split_taps(w, wk.data());
+  }
   const auto slot = [&](int t) { return scratch.data() + t * per_slot; };
   const auto partial = [&](int t) { return slot(t) + per_slot - dw_part; };  // thread t's dW, (KH·KW, O, C)
   if (dw)
@@ -264,7 +428,7 @@ void shifted_conv_backward(const conv_geometry& g, index_t batch, index_t out_ch
   const index_t image = g.channels * g.height * g.width, out_image = out_channels * g.out_h * g.out_w;
   for_each_image(batch, slots, [&](index_t n, int t) {
     T* ge = slot(t);
-    T* xp = ge + out_channels * s.ext;
+    T* xp = ge + ge_part;
     T* dxp = xp + xp_part;
     s.extend(G + n * out_image, ge);
     if (dw) {
