@@ -294,7 +294,7 @@ struct shifted_conv {
   /// The direct kernel's dx: per stride phase, dxp[c, j] = Σ_o Σ_(its taps k) W[o, c, k] ·
   /// G_ext[o, j − inner(k)] (a gather over ge's zero margins), then dx += dxp gathered back.
   void backward_input_direct(const T* wd, const T* ge, T* dxp, T* dx) const {
-    const index_t C = g.channels, O = out_channels, Cr = direct_rows(C), sh = g.stride_h, sw = g.stride_w;
+    const index_t C = g.channels, O = out_channels, Cr = direct_rows(C), sw = g.stride_w;
     for (index_t ph = 0; ph < phases; ++ph) {
       T* out = dxp + ph * Cr * plane_p;
       const index_t n = phase_taps[std::size_t(ph)];
@@ -305,11 +305,17 @@ struct shifted_conv {
       direct::run(wd, ge, gstride, backward_offsets.data() + ph * taps, n, O, C, out, plane_p, plane_p);
       wd += Cr * O * n;
     }
-    const index_t H = g.height, W = g.width;
-    for (index_t c = 0; c < C; ++c)
+    add_phases(dxp, dx, plane_p, sw * Cr * plane_p, Cr * plane_p);
+  }
+
+  /// dx (C, H, W) += the padded, phase-split dxp gathered back: channel c,
+  /// row phase a, column phase b of dxp start at c·cs + a·rs + b·ps.
+  void add_phases(const T* dxp, T* dx, index_t cs, index_t rs, index_t ps) const {
+    const index_t H = g.height, W = g.width, sh = g.stride_h, sw = g.stride_w;
+    for (index_t c = 0; c < g.channels; ++c)
       for (index_t h = 0; h < H; ++h) {
         const index_t y = h + g.pad_h;
-        const T* prow = dxp + ((y % sh) * sw * Cr + c) * plane_p + (y / sh) * wq;
+        const T* prow = dxp + c * cs + (y % sh) * rs + (y / sh) * wq;
         T* dst = dx + (c * H + h) * W;
         if (sw == 1) {
           const T* src = prow + g.pad_w;
@@ -317,7 +323,7 @@ struct shifted_conv {
         } else {
           for (index_t w = 0; w < W; ++w) {
             const index_t z = w + g.pad_w;
-            dst[w] += prow[(z % sw) * Cr * plane_p + z / sw];
+            dst[w] += prow[(z % sw) * ps + z / sw];
           }
         }
       }
@@ -336,22 +342,7 @@ struct shifted_conv {
         gemm(transpose::yes, transpose::no, C, rows * wq, O, wk + k * O * C, C, grad_rows(ge) + r0 * wq, grad_ld(), T(1),
              dxp + view(k, dplane) + r0 * wq, phases * dplane);
     });
-    const index_t H = g.height, W = g.width;
-    for (index_t c = 0; c < C; ++c)
-      for (index_t h = 0; h < H; ++h) {
-        const index_t y = h + g.pad_h;
-        const T* prow = dxp + (c * sh + y % sh) * sw * dplane + (y / sh) * wq;
-        T* dst = dx + (c * H + h) * W;
-        if (sw == 1) {
-          const T* src = prow + g.pad_w;
-          for (index_t w = 0; w < W; ++w) dst[w] += src[w];
-        } else {
-          for (index_t w = 0; w < W; ++w) {
-            const index_t z = w + g.pad_w;
-            dst[w] += prow[(z % sw) * dplane + z / sw];
-          }
-        }
-      }
+    add_phases(dxp, dx, sh * sw * dplane, sw * dplane, dplane);
   }
 };
 
