@@ -220,36 +220,34 @@ struct shifted_conv {
   /// out (O, Ho, Wo) of one image; adds to out when `accumulate` (a bias is there).
   /// `wk`: split_taps' weights, or pack_forward's with the direct kernel.
   void forward(const T* wk, const T* xp, T* oe, T* out, bool accumulate) const {
-    const index_t C = g.channels, O = out_channels, Ho = g.out_h, Wo = g.out_w;
+    const index_t C = g.channels, O = out_channels;
     if (use_direct) {
       direct::run(wk, xp, phases * plane, forward_offsets.data(), taps, C, O, oe, ext_p, ext_p);
-      for (index_t o = 0; o < O; ++o)
-        for (index_t h = 0; h < Ho; ++h) {
-          const T* src = oe + o * ext_p + h * wq;
-          T* dst = out + (o * Ho + h) * Wo;
-          if (accumulate) {
-            for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
-          } else {
-            std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
-          }
-        }
+      store(oe, ext_p, 0, g.out_h, out, accumulate);
       return;
     }
     for_each_block([&](index_t r0, index_t rows) {
       for (index_t k = 0; k < taps; ++k)
         gemm(transpose::no, transpose::no, O, rows * wq, C, wk + k * O * C, C, xp + view(k, plane) + r0 * wq,
              phases * plane, k == 0 ? T(0) : T(1), oe + r0 * wq, ext);
-      for (index_t o = 0; o < O; ++o)
-        for (index_t h = r0; h < r0 + rows; ++h) {
-          const T* src = oe + o * ext + h * wq;
-          T* dst = out + (o * Ho + h) * Wo;
-          if (accumulate) {
-            for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
-          } else {
-            std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
-          }
-        }
+      store(oe, ext, r0, rows, out, accumulate);
     });
+  }
+
+  /// out rows [r0, r0 + rows) of every channel from the extended grid oe (channel rows `ld` apart),
+  /// its garbage columns dropped; added to out when `accumulate`.
+  void store(const T* oe, index_t ld, index_t r0, index_t rows, T* out, bool accumulate) const {
+    const index_t Ho = g.out_h, Wo = g.out_w;
+    for (index_t o = 0; o < out_channels; ++o)
+      for (index_t h = r0; h < r0 + rows; ++h) {
+        const T* src = oe + o * ld + h * wq;
+        T* dst = out + (o * Ho + h) * Wo;
+        if (accumulate) {
+          for (index_t w = 0; w < Wo; ++w) dst[w] += src[w];
+        } else {
+          std::memcpy(dst, src, std::size_t(Wo) * sizeof(T));
+        }
+      }
   }
 
   /// ge = G (O, Ho, Wo) of one image on the extended grid, garbage columns 0.
