@@ -65,7 +65,7 @@ struct shifted_conv {
   // The direct kernel's layout (conv_direct.hpp): rows rounded up to whole
   // blocks of direct::rows, lengths to whole spans of direct::span.
   bool use_direct;  // forward by the direct kernel
-  bool direct_dx;   // the backward to the input too (not where padding a phase plane to whole spans wastes half)
+  bool direct_dx;   // the backward to the input too (not where a phase plane padded to whole spans is > 1.5× its size)
   bool direct_dw;   // the weight gradient too: where Eigen's GEMM is poor (an RGB side: O or C at most 4)
   bool padded_grad; // G's rows between zero margins (either of the two above)
   index_t ext_p;    // forward: an output row of the extended grid, padded
