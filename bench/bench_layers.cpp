@@ -3,7 +3,8 @@
 //   conv3x3 64 -> 128 channels at 64² and 128², batch 2 and 20 (the
 //   generator's up-blocks), BatchNorm2d + GLU on (20, 128, 64, 64), and the
 //   text encoder's bidirectional LSTM (B 20, T 18, 300 -> 2 x 128); and
-//   convolutions of the demo's small model, on either inner loop (attngan only).
+//   convolutions of the demo's small model, on either inner loop, and its
+//   small-output ones on either column path (attngan only).
 #include <attngan/nn.hpp>
 
 #include <benchmark/benchmark.h>
@@ -70,6 +71,35 @@ void demo_down_conv4x4_s2(benchmark::State& state) {
   demo_conv<nn::conv2d<16, 32, 4, 4, 2, 1>>(state, shape(32, 16, 32, 32), 32, 16, 16);
 }
 
+// The demo's layers with outputs of at most 16² that miss the shifted kernels,
+// forward + backward at batch 32. The argument chooses the column path: 0 one
+// column matrix per image (a GEMM with Ho·Wo columns per image), 1 the wide
+// path (the batch's column matrices side by side, one GEMM per product, im2col
+// and col2im plane by plane).
+template <class Spec>
+void demo_small_conv(benchmark::State& state, const shape& input, index_t out_channels, index_t out_size,
+                     index_t taps) {
+  nn::functional::detail::wide_columns_enabled() = state.range(0) != 0;
+  run_layer<Spec>(state, input);
+  nn::functional::detail::wide_columns_enabled() = true;
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * double(input[0]) * double(out_channels) *
+                                                     double(input[1]) * double(taps) * double(out_size * out_size) *
+                                                     double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+// D's jointConv on the image code at 4² (conv2d_tiled's 8·ndf = 128 -> 128 share; 8 calls an iteration)
+void demo_small_conv3x3_4x4(benchmark::State& state) {
+  demo_small_conv<nn::conv3x3<128, 128>>(state, shape(32, 128, 4, 4), 128, 4, 9);
+}
+// D's last down-sampling, 8² -> 4², 64 -> 128 channels
+void demo_small_down_conv4x4_s2(benchmark::State& state) {
+  demo_small_conv<nn::conv2d<64, 128, 4, 4, 2, 1>>(state, shape(32, 64, 8, 8), 128, 4, 16);
+}
+// the small image encoder's 3×3 s2 at 7² -> 3², 128 -> 768 channels
+void demo_small_conv3x3_s2_7x7(benchmark::State& state) {
+  demo_small_conv<nn::conv2d<128, 768, 3, 3, 2, 0>>(state, shape(32, 128, 7, 7), 768, 3, 9);
+}
+
 // The text encoder's BiLSTM: B = 20, T = 18, 300 -> 2 x 128, all lengths 18.
 void bilstm_text_encoder(benchmark::State& state) {
   generator rng(1);
@@ -99,5 +129,8 @@ BENCHMARK(demo_conv3x3_32_64)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Us
 BENCHMARK(demo_conv3x3_16_3)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_down_conv4x4_s2_rgb)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_small_conv3x3_4x4)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_small_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_small_conv3x3_s2_7x7)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(bilstm_text_encoder)->Unit(benchmark::kMillisecond)->UseRealTime();

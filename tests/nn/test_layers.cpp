@@ -208,6 +208,30 @@ TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifte
       CHECK(relative_error(dx3, ref.dx) < 1e-5);
       CHECK(relative_error(dw3, ref.dw) < 1e-5);
     }
+    // the wide column path (host; conv2d takes it for outputs of at most 16²
+    // pixels that miss the shifted kernels), called directly whatever conv2d
+    // chose, with room for two images' columns so that the batch runs in
+    // chunks (the last one shorter where the batch is odd)
+    if (!nn::functional::detail::is_direct(g)) {
+      namespace D = nn::functional::detail;
+      const std::size_t two = std::size_t(2 * g.col_rows() * g.col_cols()) * sizeof(float);
+      const index_t n = k.x[0], oc = k.w[0];
+      std::vector<float> out4(std::size_t(out.numel()), 0.f), out5(out4.size(), 1.f), dx4(xv.size(), 0.f),
+          dw4(wv.size(), 0.f), dx5(xv.size(), 0.f), dw5(wv.size(), 0.f);
+      D::conv2d_wide_forward<float, cpu>(xv.data(), wv.data(), out4.data(), false, g, n, oc, two);
+      D::conv2d_wide_forward<float, cpu>(xv.data(), wv.data(), out5.data(), true, g, n, oc, two);
+      D::conv2d_wide_backward<float, cpu>(xv.data(), wv.data(), gv.data(), dw4.data(), dx4.data(), g, n, oc, two);
+      D::conv2d_wide_backward<float, cpu>(xv.data(), wv.data(), gv.data(), nullptr, dx5.data(), g, n, oc, two);
+      D::conv2d_wide_backward<float, cpu>(xv.data(), wv.data(), gv.data(), dw5.data(), nullptr, g, n, oc, two);
+      auto ref_plus_one = ref_nobias;
+      for (auto& v : ref_plus_one) v += 1.f;
+      CHECK(relative_error(out4, ref_nobias) < 1e-5);
+      CHECK(relative_error(out5, ref_plus_one) < 1e-5);
+      CHECK(relative_error(dx4, ref.dx) < 1e-5);
+      CHECK(relative_error(dw4, ref.dw) < 1e-5);
+      CHECK(relative_error(dx5, ref.dx) < 1e-5);
+      CHECK(relative_error(dw5, ref.dw) < 1e-5);
+    }
   }
 }
 
@@ -225,6 +249,16 @@ TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") 
   CHECK_FALSE(takes(shape(2, 512, 8, 8), shape(1024, 512, 3, 3), {1, 1, 1, 1}));
   // a 1x1 convolution reads the image directly
   CHECK_FALSE(takes(shape(32, 32, 64, 64), shape(64, 32, 1, 1), {1, 1, 0, 0}));
+  // the layers that miss it at outputs of at most 16² (D's 4×4 s2 to 4², its 3×3 on 4²) lay the batch's column
+  // matrices side by side; larger outputs (the bird D256's first layer) keep one column matrix per image
+  const auto wide = [](const shape& x, const shape& w, const conv2d_options& o) {
+    return nn::functional::detail::wide_columns(nn::functional::detail::conv_geometry_of(x, w, o));
+  };
+  CHECK_FALSE(takes(shape(32, 64, 8, 8), shape(128, 64, 4, 4), {2, 2, 1, 1}));
+  CHECK(wide(shape(32, 64, 8, 8), shape(128, 64, 4, 4), {2, 2, 1, 1}));
+  CHECK(wide(shape(32, 128, 4, 4), shape(128, 128, 3, 3), {1, 1, 1, 1}));
+  CHECK_FALSE(wide(shape(2, 3, 256, 256), shape(64, 3, 4, 4), {2, 2, 1, 1}));
+  CHECK_FALSE(wide(shape(32, 32, 4, 4), shape(64, 32, 1, 1), {1, 1, 0, 0}));
   // the D's logits (4x4 s4 on 4x4 -> 1x1) are one dense GEMM over the batch, before either path
   CHECK(nn::functional::detail::is_dense(
       nn::functional::detail::conv_geometry_of(shape(32, 128, 4, 4), shape(1, 128, 4, 4), {4, 4, 0, 0})));

@@ -33,14 +33,20 @@ struct conv_geometry {
 ATTNGAN_HD inline bool fits_in_int32(index_t total) { return total < (index_t(1) << 31); }
 
 // Both kernels work on a run of consecutive images at once: x (n, C, H, W)
-// and col (n, C·KH·KW, Ho·Wo), image after image.
+// and col (n, C·KH·KW, Ho·Wo), image after image — or, with image_stride =
+// Ho·Wo and row_stride = n·Ho·Wo, the images' column matrices side by side,
+// col (C·KH·KW, n·Ho·Wo), so that one GEMM covers them all (conv2d's wide
+// path for small outputs). A stride of 0 means the image-after-image layout.
 template <class T>
 struct im2col {
   const T* x;  // (n, C, H, W)
-  T* col;      // (n, C·KH·KW, Ho·Wo)
+  T* col;      // (n, C·KH·KW, Ho·Wo), or (C·KH·KW, n·Ho·Wo) with the strides below
   conv_geometry g;
   index_t total = index_t(1) << 62;  // largest flat index used (callers set it; the default forces 64-bit math)
+  index_t image_stride = 0, row_stride = 0;  // col's step per image and per row; 0: C·KH·KW·Ho·Wo and Ho·Wo
 
+  ATTNGAN_HD index_t image_step() const { return image_stride ? image_stride : g.col_rows() * g.col_cols(); }
+  ATTNGAN_HD index_t row_step() const { return row_stride ? row_stride : g.col_cols(); }
   ATTNGAN_HD void operator()(index_t flat) const {
     if (fits_in_int32(total)) {
       at<int>(int(flat));
@@ -57,7 +63,8 @@ struct im2col {
     const I ih = oh * I(g.stride_h) - I(g.pad_h) + kh, iw = ow * I(g.stride_w) - I(g.pad_w) + kw;
     const I H = I(g.height), W = I(g.width);
     const T* xs = x + index_t(n) * g.channels * g.height * g.width;
-    col[flat] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xs[(c * H + ih) * W + iw] : T(0);
+    col[index_t(n) * image_step() + index_t(r) * row_step() + index_t(p)] =
+        (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xs[(c * H + ih) * W + iw] : T(0);
   }
   // Host: whole output rows at a time. Each run of one column row splits
   // into a zero head, a (strided) copy and a zero tail, worked out once per
@@ -66,11 +73,12 @@ struct im2col {
     const index_t per = g.col_rows() * g.col_cols();
     for (index_t n = begin / per; n * per < end; ++n) {
       const index_t b = begin > n * per ? begin - n * per : 0, e = end < (n + 1) * per ? end - n * per : per;
-      range_one(x + n * g.channels * g.height * g.width, col + n * per, b, e);
+      range_one(x + n * g.channels * g.height * g.width, col + n * image_step(), b, e);
     }
   }
   void range_one(const T* x, T* col, index_t begin, index_t end) const {
     if (begin >= end) return;
+    const index_t gap = row_step() - g.col_cols();  // col's row r starts r·gap past r·Ho·Wo
     // Position of `begin`, found once; then advanced run by run (no
     // divisions in the loop: with 4-pixel output rows a run is 4 floats).
     index_t ow0, oh, kw, kh, c;
@@ -95,7 +103,7 @@ struct im2col {
     while (i < end) {
       const index_t n = (g.out_w - ow0) < (end - i) ? (g.out_w - ow0) : (end - i);
       const index_t ih = oh * g.stride_h - g.pad_h + kh;
-      T* out = col + i;
+      T* out = col + i + ((c * g.kernel_h + kh) * g.kernel_w + kw) * gap;
       if (ih < 0 || ih >= g.height) {
         for (index_t j = 0; j < n; ++j) out[j] = T(0);
       } else {
@@ -133,10 +141,14 @@ struct im2col {
 
 template <class T>
 struct col2im_add {
-  const T* col;  // (n, C·KH·KW, Ho·Wo)
+  const T* col;  // (n, C·KH·KW, Ho·Wo), or (C·KH·KW, n·Ho·Wo) with the strides below
   T* dx;         // (n, C, H, W), accumulated
   conv_geometry g;
   index_t total = index_t(1) << 62;  // largest flat index used (callers set it; the default forces 64-bit math)
+  index_t image_stride = 0, row_stride = 0;  // as im2col's
+
+  ATTNGAN_HD index_t image_step() const { return image_stride ? image_stride : g.col_rows() * g.col_cols(); }
+  ATTNGAN_HD index_t row_step() const { return row_stride ? row_stride : g.col_cols(); }
 
   ATTNGAN_HD void operator()(index_t flat) const {
     if (fits_in_int32(total)) {
@@ -150,8 +162,9 @@ struct col2im_add {
     const I H = I(g.height), W = I(g.width), per = I(g.channels) * H * W, n = flat / per, i = flat - n * per;
     const I w = i % W, hh = i / W, h = hh % H, c = hh / H;
     const I KH = I(g.kernel_h), KW = I(g.kernel_w), SH = I(g.stride_h), SW = I(g.stride_w);
-    const I OH = I(g.out_h), OW = I(g.out_w), cols = OH * OW;
-    const T* cs = col + index_t(n) * g.col_rows() * g.col_cols();
+    const I OH = I(g.out_h), OW = I(g.out_w);
+    const T* cs = col + index_t(n) * image_step();
+    const index_t ld = row_step();
     T sum = T(0);
     for (I kh = 0; kh < KH; ++kh) {
       const I oh_s = h + I(g.pad_h) - kh;
@@ -163,7 +176,7 @@ struct col2im_add {
         if (ow_s < 0 || ow_s % SW != 0) continue;
         const I ow = ow_s / SW;
         if (ow >= OW) continue;
-        sum += cs[index_t((c * KH + kh) * KW + kw) * cols + oh * OW + ow];
+        sum += cs[index_t((c * KH + kh) * KW + kw) * ld + oh * OW + ow];
       }
     }
     dx[flat] += sum;
@@ -174,7 +187,7 @@ struct col2im_add {
     const index_t per = g.channels * g.height * g.width;
     for (index_t n = begin / per; n * per < end; ++n) {
       const index_t b = begin > n * per ? begin - n * per : 0, e = end < (n + 1) * per ? end - n * per : per;
-      range_one(col + n * g.col_rows() * g.col_cols(), dx + n * per, b, e);
+      range_one(col + n * image_step(), dx + n * per, b, e);
     }
   }
   void range_one(const T* col, T* dx, index_t begin, index_t end) const {
@@ -188,7 +201,7 @@ struct col2im_add {
         if (oh_s < 0 || oh_s % g.stride_h != 0 || oh_s / g.stride_h >= g.out_h) continue;
         const index_t oh = oh_s / g.stride_h;
         for (index_t kw = 0; kw < g.kernel_w; ++kw) {
-          const T* crow = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * g.col_cols() + oh * g.out_w;
+          const T* crow = col + ((c * g.kernel_h + kh) * g.kernel_w + kw) * row_step() + oh * g.out_w;
           const index_t shift = g.pad_w - kw;  // ow·stride = w + shift
           if (g.stride_w == 1) {
             const index_t lo = (-shift > w0 ? -shift : w0), hi_excl = (g.out_w - shift < w0 + n ? g.out_w - shift : w0 + n);

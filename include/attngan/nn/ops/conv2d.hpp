@@ -13,12 +13,15 @@
 // other convolutions skip the column matrix altogether
 // (backend/cpu/conv_shifted.hpp: one GEMM per kernel tap on shifted views of
 // the padded image, split by stride phase; kernels::shifted_applies says
-// which); the column path below serves the rest and the other backends.
+// which); the column path below serves the rest and the other backends —
+// on the host, for outputs of at most 16² pixels, with the chunk's column
+// matrices side by side so that each product is one GEMM (wide_columns).
 #pragma once
 
 #include "attngan/autodiff/linalg.hpp"
 #include "attngan/autodiff/var.hpp"
 #include "attngan/backend/conv_kernels.hpp"
+#include "attngan/backend/cpu/conv_planes.hpp"
 #include "attngan/backend/cpu/conv_shifted.hpp"
 #include "attngan/backend/primitives.hpp"
 
@@ -88,6 +91,110 @@ index_t images_per_chunk(const kernels::conv_geometry& g, index_t batch, bool di
   return n < 1 ? 1 : (n > batch ? batch : n);
 }
 
+/// Host, small outputs: the column path's GEMMs have N = Ho·Wo columns per
+/// image (9–25 at D's and the image encoder's deep layers) and, for dW, K =
+/// Ho·Wo — thin products that Eigen runs far below its speed, the dW ones
+/// image after image. The wide path lays a chunk's column matrices side by
+/// side, col (C·KH·KW, nb·Ho·Wo), and G (and out) as (O, nb·Ho·Wo), so each
+/// product is one GEMM over the whole chunk: out = W·col, dW += G·colᵀ (K =
+/// nb·Ho·Wo), dcol = Wᵀ·G. Costs two relayouts of an output-sized array. On
+/// the cpu backend im2col and col2im go plane by plane (conv_planes.hpp).
+/// On by default; benchmarks switch it off to compare with one column matrix
+/// per image (tests call both paths directly).
+inline bool& wide_columns_enabled() {
+  static bool on = true;
+  return on;
+}
+inline bool wide_columns(const kernels::conv_geometry& g) {
+  return wide_columns_enabled() && !is_direct(g) && g.col_cols() <= 256;
+}
+
+template <class T>
+struct images_to_wide {  // dst (O, n·P)[o, m·P + p] = src (n, O, P)[m, o, p]
+  const T* src;
+  T* dst;
+  index_t channels, pixels, images;
+  ATTNGAN_HD void operator()(index_t i) const {
+    const index_t p = i % pixels, mp = i / pixels, m = mp % images, o = mp / images;
+    dst[i] = src[(m * channels + o) * pixels + p];
+  }
+};
+
+template <class T>
+struct wide_to_images {  // dst (n, O, P)[m, o, p] = src (O, n·P)[o, m·P + p] (+ dst where accumulate)
+  const T* src;
+  T* dst;
+  index_t channels, pixels, images;
+  bool accumulate;
+  ATTNGAN_HD void operator()(index_t i) const {
+    const index_t p = i % pixels, mo = i / pixels, o = mo % channels, m = mo / channels;
+    const T v = src[(o * images + m) * pixels + p];
+    dst[i] = accumulate ? dst[i] + v : v;
+  }
+};
+
+/// col (C·KH·KW, nb·Ho·Wo) from x (nb, C, H, W): on the cpu backend plane by
+/// plane (conv_planes.hpp), elsewhere by the generic kernel with strides.
+template <real T, backend B>
+void im2col_wide(const T* x, T* col, const kernels::conv_geometry& g, index_t nb) {
+  const index_t cols = g.col_cols(), total = nb * g.col_rows() * cols;
+  if constexpr (std::is_same_v<B, cpu>)
+    kernels::for_each_channel(g.channels, kernels::im2col_planes<T>{x, col, g, nb});
+  else
+    primitives::for_each_index<B>(total, kernels::im2col<T>{x, col, g, total, cols, nb * cols});
+}
+
+/// dx (nb, C, H, W) += col2im(col), col as im2col_wide lays it out.
+template <real T, backend B>
+void col2im_wide_add(const T* col, T* dx, const kernels::conv_geometry& g, index_t nb) {
+  const index_t cols = g.col_cols(), per_col = g.col_rows() * cols, image = g.channels * g.height * g.width;
+  if constexpr (std::is_same_v<B, cpu>)
+    kernels::for_each_channel(g.channels, kernels::col2im_planes<T>{col, dx, g, nb});
+  else
+    primitives::for_each_index<B>(nb * image, kernels::col2im_add<T>{col, dx, g, nb * (per_col > image ? per_col : image),
+                                                                      cols, nb * cols});
+}
+
+/// out (n, O, Ho, Wo) = W · im2col(x) (+ out where accumulate), the wide way.
+template <real T, backend B>
+void conv2d_wide_forward(const T* x, const T* w, T* out, bool accumulate, const kernels::conv_geometry& g, index_t n,
+                         index_t oc, std::size_t budget) {
+  const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
+  const index_t chunk = images_per_chunk<T>(g, n, false, budget);
+  tensor<T, B> col(shape(chunk * rows * cols)), wide(shape(chunk * oc * cols));
+  for (index_t n0 = 0; n0 < n; n0 += chunk) {
+    const index_t nb = chunk < n - n0 ? chunk : n - n0, ld = nb * cols;
+    im2col_wide<T, B>(x + n0 * image, col.data(), g, nb);
+    primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, ld, rows, T(1), w, rows, col.data(),
+                                                 ld, T(0), wide.data(), ld});
+    primitives::for_each_index<B>(nb * oc * cols,
+                                  wide_to_images<T>{wide.data(), out + n0 * oc * cols, oc, cols, nb, accumulate});
+  }
+}
+
+/// dW += Σ G[m]·im2col(x[m])ᵀ and dx += col2im(Wᵀ·G[m]) (either may be null), the wide way.
+template <real T, backend B>
+void conv2d_wide_backward(const T* x, const T* w, const T* G, T* dw, T* dx, const kernels::conv_geometry& g, index_t n,
+                          index_t oc, std::size_t budget) {
+  const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
+  const index_t chunk = images_per_chunk<T>(g, n, false, budget);
+  tensor<T, B> col(shape(chunk * rows * cols)), wide(shape(chunk * oc * cols));
+  for (index_t n0 = 0; n0 < n; n0 += chunk) {
+    const index_t nb = chunk < n - n0 ? chunk : n - n0, ld = nb * cols;
+    primitives::for_each_index<B>(nb * oc * cols, images_to_wide<T>{G + n0 * oc * cols, wide.data(), oc, cols, nb});
+    if (dw) {
+      im2col_wide<T, B>(x + n0 * image, col.data(), g, nb);
+      primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, oc, rows, ld, T(1), wide.data(), ld,
+                                                   col.data(), ld, T(1), dw, rows});
+    }
+    if (dx) {
+      primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, ld, oc, T(1), w, rows,
+                                                   wide.data(), ld, T(0), col.data(), ld});
+      col2im_wide_add<T, B>(col.data(), dx + n0 * image, g, nb);
+    }
+  }
+}
+
 template <real T, backend B>
 struct conv2d_node : node<T, B> {
   kernels::conv_geometry g;
@@ -118,6 +225,14 @@ struct conv2d_node : node<T, B> {
       if (kernels::shifted_applies(g, batch, out_channels)) {
         kernels::shifted_conv_backward<T>(g, batch, out_channels, x.value.data(), w.value.data(), G,
                                           wants[1] ? w.grad_buffer() : nullptr, wants[0] ? x.grad_buffer() : nullptr);
+        backward_bias(wants, G);
+        return;
+      }
+    }
+    if constexpr (B::is_host) {
+      if (wide_columns(g)) {
+        conv2d_wide_backward<T, B>(x.value.data(), w.value.data(), G, wants[1] ? w.grad_buffer() : nullptr,
+                                   wants[0] ? x.grad_buffer() : nullptr, g, batch, out_channels, column_budget<B>());
         backward_bias(wants, G);
         return;
       }
@@ -257,6 +372,13 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
   if constexpr (std::is_same_v<B, cpu>) {
     if (!done && kernels::shifted_applies(g, n, oc)) {
       kernels::shifted_conv_forward<T>(g, n, oc, x.value().data(), weight.value().data(), out.data(), beta != T(0));
+      done = true;
+    }
+  }
+  if constexpr (B::is_host) {
+    if (!done && detail::wide_columns(g)) {
+      detail::conv2d_wide_forward<T, B>(x.value().data(), weight.value().data(), out.data(), beta != T(0), g, n, oc,
+                                        detail::column_budget<B>());
       done = true;
     }
   }
