@@ -41,15 +41,22 @@ void conv3x3_64_128(benchmark::State& state) {
 // inner loop for float (conv_direct.hpp): 0 Eigen's GEMMs, 1 the
 // register-blocked kernel (where the build has AVX2 and FMA; else both are
 // the GEMMs). GFLOP/s counts the three products (forward, dx, dW).
+/// Runs the layer with `path` set to the benchmark's argument (then back on)
+/// and reports GFLOP/s.
 template <class Spec>
-void demo_conv(benchmark::State& state, const shape& input, index_t out_channels, index_t out_size, index_t taps) {
-  kernels::direct::enabled() = state.range(0) != 0;
+void conv_on_path(bool& path, benchmark::State& state, const shape& input, index_t out_channels, index_t out_size,
+                  index_t taps) {
+  path = state.range(0) != 0;
   run_layer<Spec>(state, input);
-  kernels::direct::enabled() = true;
+  path = true;
   state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * double(input[0]) * double(out_channels) *
                                                      double(input[1]) * double(taps) * double(out_size * out_size) *
                                                      double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
+}
+template <class Spec>
+void demo_conv(benchmark::State& state, const shape& input, index_t out_channels, index_t out_size, index_t taps) {
+  conv_on_path<Spec>(kernels::direct::enabled(), state, input, out_channels, out_size, taps);
 }
 // G's 3×3 of a residual block at 32² (16 -> 32 channels, before the GLU)
 void demo_conv3x3_16_32(benchmark::State& state) {
@@ -79,13 +86,7 @@ void demo_down_conv4x4_s2(benchmark::State& state) {
 template <class Spec>
 void demo_small_conv(benchmark::State& state, const shape& input, index_t out_channels, index_t out_size,
                      index_t taps) {
-  nn::functional::detail::wide_columns_enabled() = state.range(0) != 0;
-  run_layer<Spec>(state, input);
-  nn::functional::detail::wide_columns_enabled() = true;
-  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * double(input[0]) * double(out_channels) *
-                                                     double(input[1]) * double(taps) * double(out_size * out_size) *
-                                                     double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  conv_on_path<Spec>(nn::functional::detail::wide_columns_enabled(), state, input, out_channels, out_size, taps);
 }
 // D's jointConv on the image code at 4² (conv2d_tiled's 8·ndf = 128 -> 128 share; 8 calls an iteration)
 void demo_small_conv3x3_4x4(benchmark::State& state) {

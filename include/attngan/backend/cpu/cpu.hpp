@@ -12,6 +12,7 @@
 
 #include "attngan/core/allocator.hpp"
 #include "attngan/core/backend.hpp"
+#include "attngan/core/config.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -60,6 +61,24 @@ struct cpu : detail::host_memory_ops {
 #else
     return 1;
 #endif
+  }
+
+  /// Calls f(begin, end) from each thread of a team on its contiguous share
+  /// of [0, n), shares rounded up to multiples of `granule` (the last one
+  /// shorter, trailing ones possibly empty).
+  template <class F>
+  static void parallel_shares(index_t n, index_t granule, const F& f) {
+#pragma omp parallel num_threads(threads())
+    {
+#if defined(_OPENMP)
+      const index_t t = omp_get_thread_num(), count = omp_get_num_threads();
+#else
+      const index_t t = 0, count = 1;
+#endif
+      const index_t per = ((n + count - 1) / count + granule - 1) / granule * granule;
+      const index_t begin = t * per < n ? t * per : n, end = begin + per < n ? begin + per : n;
+      f(begin, end);
+    }
   }
 };
 

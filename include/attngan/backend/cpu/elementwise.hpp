@@ -32,18 +32,8 @@ struct elementwise_impl<cpu> {
       run(ev, 0, n);
       return;
     }
-#pragma omp parallel num_threads(threads)
-    {
-#if defined(_OPENMP)
-      const index_t t = omp_get_thread_num(), count = omp_get_num_threads();
-#else
-      const index_t t = 0, count = 1;
-#endif
-      // contiguous ranges, multiples of 64 elements so threads share no cache line
-      const index_t per = ((n + count - 1) / count + 63) / 64 * 64;
-      const index_t begin = t * per < n ? t * per : n, end = begin + per < n ? begin + per : n;
-      run(ev, begin, end);
-    }
+    // contiguous ranges, multiples of 64 elements so threads share no cache line
+    cpu::parallel_shares(n, 64, [&](index_t begin, index_t end) { run(ev, begin, end); });
   }
 };
 

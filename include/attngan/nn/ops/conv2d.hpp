@@ -139,7 +139,7 @@ template <real T, backend B>
 void im2col_wide(const T* x, T* col, const kernels::conv_geometry& g, index_t nb) {
   const index_t cols = g.col_cols(), total = nb * g.col_rows() * cols;
   if constexpr (std::is_same_v<B, cpu>)
-    kernels::for_each_channel(g.channels, kernels::im2col_planes<T>{x, col, g, nb});
+    kernels::for_each_channel(g.channels, kernels::im2col_planes<T>{{g, nb}, x, col});
   else
     primitives::for_each_index<B>(total, kernels::im2col<T>{x, col, g, total, cols, nb * cols});
 }
@@ -149,50 +149,65 @@ template <real T, backend B>
 void col2im_wide_add(const T* col, T* dx, const kernels::conv_geometry& g, index_t nb) {
   const index_t cols = g.col_cols(), per_col = g.col_rows() * cols, image = g.channels * g.height * g.width;
   if constexpr (std::is_same_v<B, cpu>)
-    kernels::for_each_channel(g.channels, kernels::col2im_planes<T>{col, dx, g, nb});
+    kernels::for_each_channel(g.channels, kernels::col2im_planes<T>{{g, nb}, col, dx});
   else
     primitives::for_each_index<B>(nb * image, kernels::col2im_add<T>{col, dx, g, nb * (per_col > image ? per_col : image),
                                                                       cols, nb * cols});
 }
 
+/// The wide path's chunks of the batch and their scratch: col (C·KH·KW,
+/// nb·Ho·Wo) and wide (O, nb·Ho·Wo). for_chunks calls f(n0, nb, ld) for
+/// the images [n0, n0 + nb), ld = nb·Ho·Wo.
+template <real T, backend B>
+struct wide_chunks {
+  index_t rows, cols, image, chunk;
+  tensor<T, B> col, wide;
+  wide_chunks(const kernels::conv_geometry& g, index_t n, index_t oc, std::size_t budget)
+      : rows(g.col_rows()), cols(g.col_cols()), image(g.channels * g.height * g.width),
+        chunk(images_per_chunk<T>(g, n, false, budget)), col(shape(chunk * rows * cols)),
+        wide(shape(chunk * oc * cols)) {}
+  template <class F>
+  void for_chunks(index_t n, F&& f) const {
+    for (index_t n0 = 0; n0 < n; n0 += chunk) {
+      const index_t nb = chunk < n - n0 ? chunk : n - n0;
+      f(n0, nb, nb * cols);
+    }
+  }
+};
+
 /// out (n, O, Ho, Wo) = W · im2col(x) (+ out where accumulate), the wide way.
 template <real T, backend B>
 void conv2d_wide_forward(const T* x, const T* w, T* out, bool accumulate, const kernels::conv_geometry& g, index_t n,
                          index_t oc, std::size_t budget) {
-  const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
-  const index_t chunk = images_per_chunk<T>(g, n, false, budget);
-  tensor<T, B> col(shape(chunk * rows * cols)), wide(shape(chunk * oc * cols));
-  for (index_t n0 = 0; n0 < n; n0 += chunk) {
-    const index_t nb = chunk < n - n0 ? chunk : n - n0, ld = nb * cols;
-    im2col_wide<T, B>(x + n0 * image, col.data(), g, nb);
-    primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, ld, rows, T(1), w, rows, col.data(),
-                                                 ld, T(0), wide.data(), ld});
-    primitives::for_each_index<B>(nb * oc * cols,
-                                  wide_to_images<T>{wide.data(), out + n0 * oc * cols, oc, cols, nb, accumulate});
-  }
+  wide_chunks<T, B> s(g, n, oc, budget);
+  s.for_chunks(n, [&](index_t n0, index_t nb, index_t ld) {
+    im2col_wide<T, B>(x + n0 * s.image, s.col.data(), g, nb);
+    primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::no, oc, ld, s.rows, T(1), w, s.rows,
+                                                 s.col.data(), ld, T(0), s.wide.data(), ld});
+    primitives::for_each_index<B>(nb * oc * s.cols, wide_to_images<T>{s.wide.data(), out + n0 * oc * s.cols, oc,
+                                                                      s.cols, nb, accumulate});
+  });
 }
 
 /// dW += Σ G[m]·im2col(x[m])ᵀ and dx += col2im(Wᵀ·G[m]) (either may be null), the wide way.
 template <real T, backend B>
 void conv2d_wide_backward(const T* x, const T* w, const T* G, T* dw, T* dx, const kernels::conv_geometry& g, index_t n,
                           index_t oc, std::size_t budget) {
-  const index_t rows = g.col_rows(), cols = g.col_cols(), image = g.channels * g.height * g.width;
-  const index_t chunk = images_per_chunk<T>(g, n, false, budget);
-  tensor<T, B> col(shape(chunk * rows * cols)), wide(shape(chunk * oc * cols));
-  for (index_t n0 = 0; n0 < n; n0 += chunk) {
-    const index_t nb = chunk < n - n0 ? chunk : n - n0, ld = nb * cols;
-    primitives::for_each_index<B>(nb * oc * cols, images_to_wide<T>{G + n0 * oc * cols, wide.data(), oc, cols, nb});
+  wide_chunks<T, B> s(g, n, oc, budget);
+  s.for_chunks(n, [&](index_t n0, index_t nb, index_t ld) {
+    primitives::for_each_index<B>(nb * oc * s.cols,
+                                  images_to_wide<T>{G + n0 * oc * s.cols, s.wide.data(), oc, s.cols, nb});
     if (dw) {
-      im2col_wide<T, B>(x + n0 * image, col.data(), g, nb);
-      primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, oc, rows, ld, T(1), wide.data(), ld,
-                                                   col.data(), ld, T(1), dw, rows});
+      im2col_wide<T, B>(x + n0 * s.image, s.col.data(), g, nb);
+      primitives::gemm<B>(primitives::gemm_args<T>{transpose::no, transpose::yes, oc, s.rows, ld, T(1), s.wide.data(),
+                                                   ld, s.col.data(), ld, T(1), dw, s.rows});
     }
     if (dx) {
-      primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, rows, ld, oc, T(1), w, rows,
-                                                   wide.data(), ld, T(0), col.data(), ld});
-      col2im_wide_add<T, B>(col.data(), dx + n0 * image, g, nb);
+      primitives::gemm<B>(primitives::gemm_args<T>{transpose::yes, transpose::no, s.rows, ld, oc, T(1), w, s.rows,
+                                                   s.wide.data(), ld, T(0), s.col.data(), ld});
+      col2im_wide_add<T, B>(s.col.data(), dx + n0 * s.image, g, nb);
     }
-  }
+  });
 }
 
 template <real T, backend B>
