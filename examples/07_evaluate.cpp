@@ -16,6 +16,12 @@
 //     torchvision's inception_v3 state_dict): Inception Score of the
 //     generated images and FID against the real test images (the same
 //     crops --real scores), both through that network.
+// --part-swaps adds what the DAMSM encoders tell apart, part by part: how
+// often the scored caption's sentence vector is closer (cosine) to its
+// image's code than the same caption with that part's colour replaced by
+// each other colour of its palette (50 %: blind to that part). With --real
+// it measures the encoders themselves, the signal the GAN's DAMSM term gives
+// each part.
 // Results are printed and written as JSON (--json). --readings DIR shows
 // what the part-colour reader did: every scored image enlarged 4x with the
 // located bird frame and a ring at each part's sample point (green: the
@@ -173,6 +179,11 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   cli.add_option("--inception-splits", inception_splits, "Inception Score: splits of the images (the paper: 10)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  bool part_swaps = false;
+  cli.add_flag("--part-swaps", part_swaps,
+               "Also score, per part, how often the DAMSM encoders prefer each scored caption to the same caption "
+               "with that part's colour replaced by each other colour of its palette (50 %: blind to it); with "
+               "--real, what the encoders can tell apart, the ceiling of the signal the GAN trains on");
   cli.add_option("--readings", readings_dir,
                  "Write every scored image (4x) with the part-colour reader's frame and sample points, and "
                  "readings.tsv with the colours named and read, to this folder");
@@ -279,6 +290,41 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                                               truth.text.captions, truth.text.lengths, truth_ids, all.text.captions,
                                               all.text.lengths, all_ids, ro);
 
+    // --part-swaps: the true caption against each one-colour change of it, by DAMSM cosine.
+    std::optional<models::part_swap_result> swaps;
+    if (part_swaps) {
+      std::vector<std::string> swapped;
+      std::vector<std::size_t> image_row;
+      std::vector<data::part> swapped_part;
+      for (std::size_t i = 0; i < n; ++i)
+        for (auto& sw : models::part_swaps(captions[i])) {
+          swapped.push_back(std::move(sw.caption));
+          image_row.push_back(truth.rows[i]);  // row of caption i (and of its image) in truth order
+          swapped_part.push_back(sw.part);
+        }
+      if (swapped.empty())
+        throw value_error("evaluate", "--part-swaps: no scored caption names a part's colour");
+      std::printf("part swaps: %zu captions with one part's colour changed ...\n", swapped.size());
+      const encoded_sentences es = encode_sentences(loaded.vocab, swapped, preset::words_num);
+      const auto codes = models::damsm_image_codes(trainer.image_encoder_network().module(), images_in_truth_order);
+      const auto true_sent = models::damsm_sentence_vectors<T>(trainer.text_encoder_network().module(),
+                                                               truth.text.captions, truth.text.lengths);
+      const auto swap_sent = models::damsm_sentence_vectors<T>(trainer.text_encoder_network().module(),
+                                                               es.text.captions, es.text.lengths);
+      // swap_sent rows are in es's length order: back to swap order.
+      models::host_matrix by_swap = models::detail::to_host_matrix(swap_sent, "evaluate", "swapped sentence vectors");
+      {
+        std::vector<double> v(by_swap.v.size());
+        const auto d = std::size_t(by_swap.cols);
+        for (std::size_t k = 0; k < swapped.size(); ++k)
+          std::copy_n(by_swap.v.begin() + std::ptrdiff_t(es.rows[k] * d), d, v.begin() + std::ptrdiff_t(k * d));
+        by_swap.v = std::move(v);
+      }
+      swaps = models::part_swap_preference(models::detail::to_host_matrix(codes, "evaluate", "image codes"),
+                                           models::detail::to_host_matrix(true_sent, "evaluate", "sentence vectors"),
+                                           by_swap, image_row, swapped_part);
+    }
+
     // Part colours named by each caption, read from its image.
     std::vector<models::part_targets> targets(n);
     for (std::size_t i = 0; i < n; ++i) targets[i] = models::caption_part_colours(captions[i]);
@@ -313,6 +359,18 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       parts[name] = {{"accuracy", pc.accuracy[std::size_t(p)]}, {"scored", pc.scored[std::size_t(p)]},
                      {"chance", pc.chance[std::size_t(p)]}};
     }
+    nlohmann::json swap_parts;
+    if (swaps) {
+      std::printf("DAMSM prefers the true caption to a one-colour change of it: mean %.1f %% (blind: 50 %%)\n",
+                  100 * swaps->mean);
+      for (int p = 0; p < data::part_count; ++p) {
+        const auto name = std::string(data::part_name(data::part(p)));
+        if (swaps->swaps[std::size_t(p)] == 0) continue;
+        std::printf("  %-6s %5.1f %% of %lld swaps\n", name.c_str(), 100 * swaps->preferred[std::size_t(p)],
+                    static_cast<long long>(swaps->swaps[std::size_t(p)]));
+        swap_parts[name] = {{"preferred", swaps->preferred[std::size_t(p)]}, {"swaps", swaps->swaps[std::size_t(p)]}};
+      }
+    }
     if (is_fid) {
       std::printf("Inception Score: %.3f ± %.3f (%d splits); FID against the real test images: %.3f (%lld and %lld "
                   "images; below 2,048 images FID is biased high: compare only at equal counts)\n",
@@ -330,6 +388,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                              {"r_precision", {{"candidates", candidates}, {"mean", rp.mean}, {"std", rp.std}, {"per_repeat", rp.per_repeat}}},
                              {"part_colour", {{"mean", pc.mean}, {"chance", pc.mean_chance},
                                               {"all_named", pc.all_named}, {"parts", parts}}}};
+      if (swaps) j["part_swaps"] = {{"mean", swaps->mean}, {"parts", swap_parts}};
       if (is_fid)
         j["inception"] = {{"weights", inception_file},
                           {"inception_score", {{"mean", is_fid->inception_score.mean},

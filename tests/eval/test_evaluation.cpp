@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -362,6 +363,88 @@ TEST_CASE("caption_part_colours: parses every colour the synthetic captions name
   CHECK(wrong == 0);
   CHECK(double(named) / double(captions) > 2.0);  // 2-4 attributes each, most with a colour
   CHECK(double(empty) / double(captions) < 0.02);
+}
+
+TEST_CASE("part_swaps: one caption per other colour of each named part, only that word changed") {
+  using data::colour;
+  using data::part;
+  const std::string cap = "this bird has a red crown, blue wings and a short black beak";
+  const auto swaps = part_swaps(cap);
+  std::array<int, data::part_count> per{};
+  for (const auto& s : swaps) {
+    ++per[std::size_t(s.part)];
+    CHECK(s.from != s.to);
+    // The caption is the original with that part's colour word replaced, nothing else.
+    const std::string from(data::colour_name(s.from)), to(data::colour_name(s.to));
+    std::string expect = cap;
+    const std::size_t at = s.part == part::crown ? cap.find("red") : s.part == part::wing ? cap.find("blue")
+                                                                                            : cap.find("black");
+    expect.replace(at, from.size(), to);
+    CHECK(s.caption == expect);
+  }
+  CHECK(per[std::size_t(part::crown)] == 8);  // nine colours minus red
+  CHECK(per[std::size_t(part::wing)] == 8);
+  CHECK(per[std::size_t(part::beak)] == 5);   // six beak colours minus black
+  CHECK(swaps.size() == 21);
+  // Capitals, "gray", a colour after "are": the word found is the part's.
+  const auto d = part_swaps("This Gray bird has red feathers on its crown and its wings are Yellow.");
+  int body = 0, wing = 0;
+  for (const auto& s : d) {
+    if (s.part == part::body) {
+      ++body;
+      CHECK(s.caption.rfind("This " + std::string(data::colour_name(s.to)) + " bird", 0) == 0);
+    }
+    if (s.part == part::wing) {
+      ++wing;
+      CHECK(s.caption.find("wings are " + std::string(data::colour_name(s.to)) + ".") != std::string::npos);
+    }
+  }
+  CHECK(body == 8);
+  CHECK(wing == 8);
+  CHECK(part_swaps("a small bird with a long tail").empty());  // names no colour
+
+  // Every caption of a planned dataset: each swap changes exactly its part, to
+  // its new colour, and each named part gets one swap per other palette colour.
+  std::int64_t total = 0;
+  for (const auto& b : bird_plan().birds)
+    for (const auto& c : b.captions) {
+      const auto named = caption_part_colours(c);
+      std::size_t expected = 0;
+      for (int p = 0; p < data::part_count; ++p)
+        if (named[std::size_t(p)]) expected += data::part_palette(part(p)).size() - 1;
+      const auto all = part_swaps(c);
+      CHECK_MESSAGE(all.size() == expected, c);
+      for (const auto& s : all) {
+        auto want = named;
+        want[std::size_t(s.part)] = s.to;
+        CHECK_MESSAGE(caption_part_colours(s.caption) == want, s.caption);
+      }
+      total += std::int64_t(all.size());
+    }
+  MESSAGE(total << " swapped captions");
+  CHECK(total > 0);
+}
+
+TEST_CASE("part_swap_preference: wins, ties and losses by cosine, per part") {
+  using data::part;
+  const auto m = [](index_t rows, std::vector<double> v) { return host_matrix{rows, 2, std::move(v)}; };
+  const host_matrix codes = m(2, {1, 0, 0, 2});
+  const host_matrix truths = m(2, {3, 0, 1, 1});  // cosines 1 and 0.707
+  // swap 0 (image 0, crown): cosine 0, a win; swap 1 (image 0, crown): the
+  // same direction as the truth, a tie; swap 2 (image 1, wing): cosine 1, a loss.
+  const host_matrix swapped = m(3, {0, 5, 2, 0, 0, 1});
+  const std::vector<std::size_t> rows{0, 0, 1};
+  const std::vector<part> parts{part::crown, part::crown, part::wing};
+  const auto r = part_swap_preference(codes, truths, swapped, rows, parts);
+  CHECK(r.swaps[std::size_t(part::crown)] == 2);
+  CHECK(r.swaps[std::size_t(part::wing)] == 1);
+  CHECK(r.swaps[std::size_t(part::belly)] == 0);
+  CHECK(r.preferred[std::size_t(part::crown)] == doctest::Approx(0.75));
+  CHECK(r.preferred[std::size_t(part::wing)] == doctest::Approx(0.0));
+  CHECK(r.mean == doctest::Approx(0.375));  // over the two parts with swaps
+  CHECK_THROWS_AS(part_swap_preference(codes, truths, swapped, std::vector<std::size_t>{0, 0}, parts), shape_error);
+  CHECK_THROWS_AS(part_swap_preference(codes, truths, swapped, std::vector<std::size_t>{0, 0, 2}, parts), value_error);
+  CHECK_THROWS_AS(part_swap_preference(codes, m(1, {1, 0}), swapped, rows, parts), shape_error);
 }
 
 TEST_CASE("expected_bird_frame: where the centre crop puts an unclamped bird") {

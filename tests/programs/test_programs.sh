@@ -11,7 +11,8 @@
 #      another configuration (naming the keys), files that would run code,
 #      and missing files, writing nothing (bird-size weights are not
 #      available here: the success path was checked by hand, see the README);
-#   4. 07_evaluate --real reads the real test birds' part colours back.
+#   4. 07_evaluate --real reads the real test birds' part colours back, and
+#      --part-swaps reports the encoders' per-part preference.
 # usage: test_programs.sh <folder with the example programs> <scratch folder> <tests source folder>
 set -uo pipefail
 BIN="$1"
@@ -156,11 +157,20 @@ expect_error "a .pth whose pickle calls os.system" "is not allowed" "${PTH[@]}" 
 # Evaluation on the real test images (--real): the part colours the
 # evaluation reads back from real birds must be nearly all right, or the
 # generated birds' score means nothing.
-if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --real --candidates 5 >real.log 2>&1; then
+# With --part-swaps it also reports, per part, how often DAMSM prefers the
+# true caption to a one-colour change of it, printed and in the JSON.
+if "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --real --candidates 5 --part-swaps --json real.json \
+  >real.log 2>&1; then
   acc=$(sed -n 's/^part-colour accuracy over [0-9]* images: mean \([0-9.]*\) %.*/\1/p' real.log)
   if [[ -n "$acc" ]] && awk -v a="$acc" 'BEGIN { exit !(a >= 90) }'; then
     pass "07_evaluate --real reads back the real birds' part colours: $acc %"
   else fail "07_evaluate --real: part-colour accuracy of real birds '$acc' %: $(tail -3 real.log)"; fi
+  swap=$(sed -n 's/^DAMSM prefers the true caption to a one-colour change of it: mean \([0-9.]*\) %.*/\1/p' real.log)
+  swap_parts=$(grep -cE '^  [a-z]+ +[0-9.]+ % of [1-9][0-9]* swaps$' real.log)
+  if [[ -n "$swap" ]] && awk -v a="$swap" 'BEGIN { exit !(a >= 0 && a <= 100) }' && ((swap_parts >= 3)) &&
+    grep -q '"part_swaps"' real.json && grep -q '"preferred"' real.json; then
+    pass "07_evaluate --part-swaps: mean $swap % over $swap_parts parts, in the JSON too"
+  else fail "07_evaluate --part-swaps: mean '$swap', $swap_parts part lines: $(tail -9 real.log)"; fi
 else fail "07_evaluate --real: $(tail -2 real.log)"; fi
 
 expect_error "--readings into a file" "cannot create" "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" \

@@ -655,6 +655,141 @@ inline std::array<std::optional<data::colour>, data::part_count> caption_part_co
 /// The targets of one image: the colour each part should have (nullopt: not scored).
 using part_targets = std::array<std::optional<data::colour>, data::part_count>;
 
+// ===========================================================================
+// Part swaps: can the DAMSM encoders tell a part's colours apart?
+
+/// A caption with the colour it names for one part replaced by another.
+struct part_swap {
+  std::string caption;  ///< the original with that one colour word replaced
+  data::part part{};
+  data::colour from{}, to{};
+};
+
+/// Every caption that differs from `caption` only in the colour it names for
+/// one part: for each part the caption names (caption_part_colours), one
+/// caption per other colour of that part's palette. The part's colour word is
+/// found by trial: a colour word that, replaced, changes that part's parsed
+/// colour to the new one and leaves every other part's as it was. A caption
+/// that names no part gives none.
+inline std::vector<part_swap> part_swaps(std::string_view caption) {
+  struct span_of_word {
+    std::size_t begin, length;
+  };
+  std::vector<span_of_word> words;
+  for (std::size_t i = 0; i < caption.size();) {
+    const auto letter = [&](std::size_t k) {
+      const char c = caption[k];
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    };
+    if (!letter(i)) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < caption.size() && letter(j)) ++j;
+    words.push_back({i, j - i});
+    i = j;
+  }
+  const auto lower = [](std::string_view w) {
+    std::string r(w);
+    for (char& c : r)
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return r;
+  };
+  const auto is_colour = [](const std::string& w) {
+    if (w == "gray") return true;
+    for (const auto name : data::colour_names)
+      if (name == w) return true;
+    return false;
+  };
+  const auto named = caption_part_colours(caption);
+  const auto replaced = [&](const span_of_word& w, data::colour c) {
+    std::string r(caption);
+    r.replace(w.begin, w.length, data::colour_name(c));
+    return r;
+  };
+  std::vector<part_swap> out;
+  for (int pi = 0; pi < data::part_count; ++pi) {
+    const auto p = data::part(pi);
+    const auto from = named[std::size_t(pi)];
+    if (!from) continue;
+    for (const auto& w : words) {
+      if (!is_colour(lower(caption.substr(w.begin, w.length)))) continue;
+      // Whether this word is p's: replaced by another of p's colours, only p changes, to it.
+      const auto palette = data::part_palette(p);
+      const auto probe = std::find_if(palette.begin(), palette.end(), [&](data::colour c) { return c != *from; });
+      if (probe == palette.end()) continue;
+      auto expect = named;
+      expect[std::size_t(pi)] = *probe;
+      if (caption_part_colours(replaced(w, *probe)) != expect) continue;
+      for (const data::colour to : palette) {
+        if (to == *from) continue;
+        out.push_back({replaced(w, to), p, *from, to});
+      }
+      break;  // one word names p's colour
+    }
+  }
+  return out;
+}
+
+struct part_swap_result {
+  /// Per part: the share of swaps where the true caption's sentence vector
+  /// is closer (cosine) to the image's code than the swapped one's (ties
+  /// count half); 0.5 is what encoders blind to that part's colour score.
+  std::array<double, data::part_count> preferred{};
+  std::array<std::int64_t, data::part_count> swaps{};
+  double mean = 0;  ///< mean of `preferred` over the parts with swaps
+};
+
+/// For image codes (N, D), the sentence vectors of the captions they belong
+/// to (N, D, row i: image i's caption) and of M swapped captions (M, D) with
+/// the image row and part of each: how often the true caption wins.
+inline part_swap_result part_swap_preference(const host_matrix& codes, const host_matrix& truths,
+                                             const host_matrix& swapped, std::span<const std::size_t> image_of,
+                                             std::span<const data::part> part_of) {
+  if (codes.rows != truths.rows || codes.cols != truths.cols || swapped.cols != codes.cols)
+    throw shape_error("part_swap_preference",
+                      attngan::detail::cat("codes (", codes.rows, ", ", codes.cols, "), true sentences (", truths.rows,
+                                           ", ", truths.cols, ") and swapped sentences (", swapped.rows, ", ",
+                                           swapped.cols, ") must be (N, D), (N, D) and (M, D)"));
+  if (std::int64_t(image_of.size()) != swapped.rows || std::int64_t(part_of.size()) != swapped.rows)
+    throw shape_error("part_swap_preference",
+                      attngan::detail::cat(swapped.rows, " swapped sentences need as many image rows and parts, got ",
+                                           image_of.size(), " and ", part_of.size()));
+  const index_t d = codes.cols;
+  const auto cosine = [d](const double* a, const double* b) {
+    double ab = 0, aa = 0, bb = 0;
+    for (index_t k = 0; k < d; ++k) {
+      ab += a[k] * b[k];
+      aa += a[k] * a[k];
+      bb += b[k] * b[k];
+    }
+    return ab / std::max(std::sqrt(aa) * std::sqrt(bb), 1e-8);
+  };
+  part_swap_result r;
+  std::array<double, data::part_count> wins{};
+  for (index_t m = 0; m < swapped.rows; ++m) {
+    const std::size_t i = image_of[std::size_t(m)];
+    if (std::int64_t(i) >= codes.rows)
+      throw value_error("part_swap_preference", attngan::detail::cat("swap ", m, " belongs to image row ", i, " of ",
+                                                                     codes.rows));
+    const double t = cosine(codes.row(index_t(i)), truths.row(index_t(i)));
+    const double s = cosine(codes.row(index_t(i)), swapped.row(m));
+    const auto p = std::size_t(part_of[std::size_t(m)]);
+    wins[p] += t > s ? 1.0 : t == s ? 0.5 : 0.0;
+    ++r.swaps[p];
+  }
+  int parts = 0;
+  for (std::size_t p = 0; p < r.preferred.size(); ++p) {
+    if (r.swaps[p] == 0) continue;
+    r.preferred[p] = wins[p] / double(r.swaps[p]);
+    r.mean += r.preferred[p];
+    ++parts;
+  }
+  if (parts) r.mean /= parts;
+  return r;
+}
+
 /// All seven parts of a bird's attributes as targets.
 inline part_targets all_parts(const data::bird_attributes& a) {
   part_targets t;
