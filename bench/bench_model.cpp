@@ -8,7 +8,8 @@
 //   generate_20      generator inference (text encoder + G in eval mode)
 //                    for 20 captions, images up to 256².
 //   demo_phase/P     the demo's model (examples/attngan_app.hpp: small
-//                    preset 32² → 64², the small image encoder at 64²),
+//                    preset 32² → 64², the small image encoder at 128²
+//                    input as in examples/attngan_app.hpp),
 //                    batch 32, one phase of a training iteration timed
 //                    alone (the others run untimed around it): P = 0 G
 //                    forward with the frozen text encoder, 1 the D updates
@@ -88,7 +89,7 @@ void generate(benchmark::State& state) {
       benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-using demo_trainer = M::gan_trainer<M::small_preset, M::small_image_encoder<M::small_preset::nef, 64>>;
+using demo_trainer = M::gan_trainer<M::small_preset, M::small_image_encoder<M::small_preset::nef, 128>>;
 
 struct demo_inputs {
   caption_batch caps;

@@ -6,7 +6,8 @@ usage: oracle_demo_step.py [--steps N] [--warmup W] [--threads N] [--json FILE]
 
 The demo (cmake/run.sh demo) trains attngan's small preset: a 32² first stage
 and a 64² second (GF_DIM = DF_DIM = 16, two residual blocks), each sample's
-own attention mask, the small DAMSM image encoder fed the 64² image,
+own attention mask, the small DAMSM image encoder fed the 64² image
+resized to 128²,
 learning rates 1e-3, a 0.99 running average, batch 32. The oracle
 (shared/reference/attngan_ref.py) has no 32² stage: its INIT_STAGE_G always
 ends in four up-blocks at 64² and its discriminators are 64/128/256 only.
@@ -93,7 +94,7 @@ def discriminator(cfg, img_size, unconditional_head=True):
 
 
 def demo_config():
-    return R.AttnGANConfig(gf_dim=16, df_dim=16, branch_num=2, base_size=32, damsm_input_size=64,
+    return R.AttnGANConfig(gf_dim=16, df_dim=16, branch_num=2, base_size=32, damsm_input_size=128,
                            attn_mask_mode="correct", lr_g=1e-3, lr_d=1e-3, ema_decay=0.99)
 
 

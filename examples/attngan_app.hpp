@@ -5,7 +5,7 @@
 // The programs train the `small` configuration: a 32² first stage and one
 // attentional stage to 64² (GF_DIM = DF_DIM = 16, models::small_preset), the
 // bird text encoder (nef 256), and the oracle's small CNN as the DAMSM image
-// encoder at 64² input — the model a 2-core CPU trains in minutes on the
+// encoder at 128² input (the 64² images resized) — the model a 2-core CPU trains in minutes on the
 // synthetic birds. The bird configuration (three stages to 256², Inception
 // encoder) is the library's models::bird_preset; these programs do not
 // instantiate it (compile time), a GPU build will.
@@ -53,14 +53,23 @@ using B = attngan::thrust_host;
 using B = attngan::cpu;
 #endif
 using preset = models::small_preset;
-inline constexpr int damsm_size = 64;  // the image encoder's input side
-using image_encoder_spec = models::small_image_encoder<preset::nef, damsm_size>;
+inline constexpr int damsm_size = 64;  // the side of the images DAMSM pretraining loads: G's last stage
+// The image encoder's input side: it resizes its 64² images to 128²
+// (bilinear), as the original resizes 256² to 299². At 64² its local features
+// were a 3 × 3 grid, too coarse to tell a crown's colour (07_evaluate
+// --part-swaps on real birds: crown 70.8 % at 64², 88.8 % at 128²;
+// bench/RESULTS.md, "What the DAMSM encoders tell apart, part by part").
+inline constexpr int damsm_input = 128;
+using image_encoder_spec = models::small_image_encoder<preset::nef, damsm_input>;
 using text_encoder_spec = models::text_encoder_for<preset>;
 using text_network = nn::network<text_encoder_spec, T, B>;
 using image_network = nn::network<image_encoder_spec, T, B>;
 using gan_trainer = models::gan_trainer<preset, image_encoder_spec, T, B>;
 inline constexpr int stages = preset::branch_num;
-inline constexpr const char* config_name = "small-32-64";  // written into every file, checked on load
+// Written into every file and checked on load. "small-32-64" files (DAMSM at
+// 64² input, before session 22) are refused: their encoders would see
+// another image size.
+inline constexpr const char* config_name = "small-32-64-damsm128";
 /// The help of --no-flip (04 and 05).
 inline constexpr const char* no_flip_help =
     "No random horizontal flip of the training images (the original flips half of them; the synthetic birds all "
