@@ -124,14 +124,14 @@ def main():
     with torch.no_grad():
         words, sent, mask = tr.encode_text(batch[1], batch[2])
         fakes, _, _, _ = tr.netG(torch.randn(args.batch, cfg.z_dim), sent, words, mask)
+        codes = [tuple(d(f).shape) for d, f in zip(tr.netsD, fakes)]
     got = [tuple(f.shape) for f in fakes]
     want = [(args.batch, 3, s, s) for s in cfg.image_sizes()]
     if got != want:
         sys.exit(f"oracle_demo_step: G made {got}, expected {want}")
-    for d, f in zip(tr.netsD, fakes):
-        code = d(f)
-        if tuple(code.shape) != (args.batch, cfg.df_dim * 8, 4, 4):
-            sys.exit(f"oracle_demo_step: D{d.img_size} gave a code of {tuple(code.shape)}")
+    for d, code in zip(tr.netsD, codes):
+        if code != (args.batch, cfg.df_dim * 8, 4, 4):
+            sys.exit(f"oracle_demo_step: D{d.img_size} gave a code of {code}")
 
     for _ in range(args.warmup):
         tr.train_step(*batch)

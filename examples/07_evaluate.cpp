@@ -285,44 +285,46 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     models::r_precision_options ro;
     ro.seed = seed;
     ro.candidates = candidates;
-    const auto rp = models::damsm_r_precision(trainer.image_encoder_network().module(),
-                                              trainer.text_encoder_network().module(), images_in_truth_order,
-                                              truth.text.captions, truth.text.lengths, truth_ids, all.text.captions,
-                                              all.text.lengths, all_ids, ro);
+    // Image codes and sentence vectors once, for R-precision and --part-swaps
+    // (batches of 50, as models::damsm_r_precision).
+    const auto& image_encoder = trainer.image_encoder_network().module();
+    const auto& text_encoder = trainer.text_encoder_network().module();
+    const auto codes = models::damsm_image_codes(image_encoder, images_in_truth_order, 50);
+    const auto true_sent = models::damsm_sentence_vectors<T>(text_encoder, truth.text.captions, truth.text.lengths, 50);
+    const auto rp = models::r_precision(
+        codes, true_sent, truth_ids,
+        models::damsm_sentence_vectors<T>(text_encoder, all.text.captions, all.text.lengths, 50), all_ids, ro);
 
     // --part-swaps: the true caption against each one-colour change of it, by DAMSM cosine.
     std::optional<models::part_swap_result> swaps;
     if (part_swaps) {
       std::vector<std::string> swapped;
-      std::vector<std::size_t> image_row;
+      std::vector<std::size_t> image_row;  // per swap: the row of its caption (and image) in truth order
       std::vector<data::part> swapped_part;
       for (std::size_t i = 0; i < n; ++i)
         for (auto& sw : models::part_swaps(captions[i])) {
           swapped.push_back(std::move(sw.caption));
-          image_row.push_back(truth.rows[i]);  // row of caption i (and of its image) in truth order
+          image_row.push_back(truth.rows[i]);
           swapped_part.push_back(sw.part);
         }
       if (swapped.empty())
         throw value_error("evaluate", "--part-swaps: no scored caption names a part's colour");
       std::printf("part swaps: %zu captions with one part's colour changed ...\n", swapped.size());
       const encoded_sentences es = encode_sentences(loaded.vocab, swapped, preset::words_num);
-      const auto codes = models::damsm_image_codes(trainer.image_encoder_network().module(), images_in_truth_order);
-      const auto true_sent = models::damsm_sentence_vectors<T>(trainer.text_encoder_network().module(),
-                                                               truth.text.captions, truth.text.lengths);
-      const auto swap_sent = models::damsm_sentence_vectors<T>(trainer.text_encoder_network().module(),
-                                                               es.text.captions, es.text.lengths);
-      // swap_sent rows are in es's length order: back to swap order.
-      models::host_matrix by_swap = models::detail::to_host_matrix(swap_sent, "evaluate", "swapped sentence vectors");
-      {
-        std::vector<double> v(by_swap.v.size());
-        const auto d = std::size_t(by_swap.cols);
-        for (std::size_t k = 0; k < swapped.size(); ++k)
-          std::copy_n(by_swap.v.begin() + std::ptrdiff_t(es.rows[k] * d), d, v.begin() + std::ptrdiff_t(k * d));
-        by_swap.v = std::move(v);
+      // The swaps' sentence vectors come in es's row order: their image rows and parts in that order too.
+      std::vector<std::size_t> row_image(swapped.size());
+      std::vector<data::part> row_part(swapped.size());
+      for (std::size_t row = 0; row < swapped.size(); ++row) {
+        row_image[row] = image_row[es.order[row]];
+        row_part[row] = swapped_part[es.order[row]];
       }
-      swaps = models::part_swap_preference(models::detail::to_host_matrix(codes, "evaluate", "image codes"),
-                                           models::detail::to_host_matrix(true_sent, "evaluate", "sentence vectors"),
-                                           by_swap, image_row, swapped_part);
+      swaps = models::part_swap_preference(
+          models::detail::to_host_matrix(codes, "evaluate", "image codes"),
+          models::detail::to_host_matrix(true_sent, "evaluate", "sentence vectors"),
+          models::detail::to_host_matrix(
+              models::damsm_sentence_vectors<T>(text_encoder, es.text.captions, es.text.lengths, 50), "evaluate",
+              "swapped sentence vectors"),
+          row_image, row_part);
     }
 
     // Part colours named by each caption, read from its image.

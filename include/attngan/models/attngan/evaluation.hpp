@@ -103,6 +103,24 @@ struct host_matrix {
 
 namespace detail {
 
+/// The Euclidean norm of every row of a.
+inline std::vector<double> row_norms(const host_matrix& a) {
+  std::vector<double> r(std::size_t(a.rows));
+  for (index_t i = 0; i < a.rows; ++i) {
+    double s = 0;
+    for (index_t k = 0; k < a.cols; ++k) s += a.row(i)[k] * a.row(i)[k];
+    r[std::size_t(i)] = std::sqrt(s);
+  }
+  return r;
+}
+
+/// The DAMSM cosine of two d-vectors given their norms: x·y / max(|x||y|, 1e-8).
+inline double clamped_cosine(const double* x, double x_norm, const double* y, double y_norm, index_t d) {
+  double s = 0;
+  for (index_t k = 0; k < d; ++k) s += x[k] * y[k];
+  return s / std::max(x_norm * y_norm, 1e-8);
+}
+
 inline mean_std mean_and_std(std::span<const double> v) {
   mean_std r;
   if (v.empty()) return r;
@@ -174,23 +192,11 @@ inline r_precision_result r_precision(const host_matrix& image_codes, const host
       throw value_error(op, attngan::detail::cat("image ", i, " (id ", image_ids[std::size_t(i)], ") has ", eligible,
                                                  " mismatching pool captions; ", wrong, " are needed"));
   }
-  // Unit vectors (norms clamped as the DAMSM cosine: x·y / max(|x||y|, 1e-8)
-  // is x̂·ŷ · |x||y| / max(|x||y|, 1e-8), so keep the norms).
-  const auto norms = [&](const host_matrix& a) {
-    std::vector<double> r(std::size_t(a.rows));
-    for (index_t i = 0; i < a.rows; ++i) {
-      double s = 0;
-      for (index_t k = 0; k < d; ++k) s += a.row(i)[k] * a.row(i)[k];
-      r[std::size_t(i)] = std::sqrt(s);
-    }
-    return r;
-  };
-  const auto img_norm = norms(image_codes), true_norm = norms(true_sentences), pool_norm = norms(pool_sentences);
+  // Norms once per row (the DAMSM cosine clamps their product).
+  const auto img_norm = detail::row_norms(image_codes), true_norm = detail::row_norms(true_sentences),
+             pool_norm = detail::row_norms(pool_sentences);
   const auto cosine = [&](index_t i, const double* e, double e_norm) {
-    double s = 0;
-    const double* v = image_codes.row(i);
-    for (index_t k = 0; k < d; ++k) s += v[k] * e[k];
-    return s / std::max(img_norm[std::size_t(i)] * e_norm, 1e-8);
+    return detail::clamped_cosine(image_codes.row(i), img_norm[std::size_t(i)], e, e_norm, d);
   };
 
   r_precision_result res;
@@ -590,6 +596,44 @@ inline data::frame locate_bird(const data::image& img, const data::frame& expect
   return f;
 }
 
+namespace detail {
+
+/// A word of a caption: its letters' place in the caption and them in lower case.
+struct caption_word {
+  std::size_t begin = 0, length = 0;
+  std::string text;
+};
+
+/// The caption's runs of ASCII letters, in order.
+inline std::vector<caption_word> caption_words(std::string_view caption) {
+  std::vector<caption_word> words;
+  for (std::size_t i = 0; i < caption.size();) {
+    const auto lower = [&](std::size_t k) {
+      const char ch = caption[k];
+      return (ch >= 'A' && ch <= 'Z') ? char(ch - 'A' + 'a') : ch;
+    };
+    if (const char c = lower(i); c < 'a' || c > 'z') {
+      ++i;
+      continue;
+    }
+    caption_word w{i, 0, {}};
+    for (; i < caption.size() && lower(i) >= 'a' && lower(i) <= 'z'; ++i) w.text += lower(i);
+    w.length = i - w.begin;
+    words.push_back(std::move(w));
+  }
+  return words;
+}
+
+/// The colour a lower-case word names ("gray" is grey), if any.
+inline std::optional<data::colour> colour_of_word(const std::string& w) {
+  if (w == "gray") return data::colour::grey;
+  for (int c = 0; c < data::colour_count; ++c)
+    if (data::colour_names[std::size_t(c)] == w) return data::colour(c);
+  return std::nullopt;
+}
+
+}  // namespace detail
+
 /// The colours a synthetic-bird caption names, per part (nullopt where it
 /// names none): "<colour> [short|long|small|feathers on its|mostly ...] <part>",
 /// "<part> is|are <colour>", and for the body also "<colour> bird" and
@@ -598,25 +642,8 @@ inline data::frame locate_bird(const data::image& img, const data::frame& expect
 inline std::array<std::optional<data::colour>, data::part_count> caption_part_colours(std::string_view caption) {
   using data::part;
   std::vector<std::string> words;
-  {
-    std::string w;
-    for (char ch : caption) {
-      const char c = (ch >= 'A' && ch <= 'Z') ? char(ch - 'A' + 'a') : ch;
-      if (c >= 'a' && c <= 'z') {
-        w += c;
-      } else if (!w.empty()) {
-        words.push_back(std::move(w));
-        w.clear();
-      }
-    }
-    if (!w.empty()) words.push_back(std::move(w));
-  }
-  const auto colour_of = [](const std::string& w) -> std::optional<data::colour> {
-    if (w == "gray") return data::colour::grey;
-    for (int c = 0; c < data::colour_count; ++c)
-      if (data::colour_names[std::size_t(c)] == w) return data::colour(c);
-    return std::nullopt;
-  };
+  for (auto& w : detail::caption_words(caption)) words.push_back(std::move(w.text));
+  const auto colour_of = detail::colour_of_word;
   const auto part_of = [](const std::string& w) -> std::optional<part> {
     if (w == "crown") return part::crown;
     if (w == "wing" || w == "wings") return part::wing;
@@ -672,38 +699,9 @@ struct part_swap {
 /// colour to the new one and leaves every other part's as it was. A caption
 /// that names no part gives none.
 inline std::vector<part_swap> part_swaps(std::string_view caption) {
-  struct span_of_word {
-    std::size_t begin, length;
-  };
-  std::vector<span_of_word> words;
-  for (std::size_t i = 0; i < caption.size();) {
-    const auto letter = [&](std::size_t k) {
-      const char c = caption[k];
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    };
-    if (!letter(i)) {
-      ++i;
-      continue;
-    }
-    std::size_t j = i;
-    while (j < caption.size() && letter(j)) ++j;
-    words.push_back({i, j - i});
-    i = j;
-  }
-  const auto lower = [](std::string_view w) {
-    std::string r(w);
-    for (char& c : r)
-      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return r;
-  };
-  const auto is_colour = [](const std::string& w) {
-    if (w == "gray") return true;
-    for (const auto name : data::colour_names)
-      if (name == w) return true;
-    return false;
-  };
+  const std::vector<detail::caption_word> words = detail::caption_words(caption);
   const auto named = caption_part_colours(caption);
-  const auto replaced = [&](const span_of_word& w, data::colour c) {
+  const auto replaced = [&](const detail::caption_word& w, data::colour c) {
     std::string r(caption);
     r.replace(w.begin, w.length, data::colour_name(c));
     return r;
@@ -713,14 +711,14 @@ inline std::vector<part_swap> part_swaps(std::string_view caption) {
     const auto p = data::part(pi);
     const auto from = named[std::size_t(pi)];
     if (!from) continue;
+    // A word is p's colour word if, replaced by another of p's colours, only p changes, to it.
+    const auto palette = data::part_palette(p);
+    const auto probe = std::find_if(palette.begin(), palette.end(), [&](data::colour c) { return c != *from; });
+    if (probe == palette.end()) continue;
+    auto expect = named;
+    expect[std::size_t(pi)] = *probe;
     for (const auto& w : words) {
-      if (!is_colour(lower(caption.substr(w.begin, w.length)))) continue;
-      // Whether this word is p's: replaced by another of p's colours, only p changes, to it.
-      const auto palette = data::part_palette(p);
-      const auto probe = std::find_if(palette.begin(), palette.end(), [&](data::colour c) { return c != *from; });
-      if (probe == palette.end()) continue;
-      auto expect = named;
-      expect[std::size_t(pi)] = *probe;
+      if (!detail::colour_of_word(w.text)) continue;
       if (caption_part_colours(replaced(w, *probe)) != expect) continue;
       for (const data::colour to : palette) {
         if (to == *from) continue;
@@ -757,15 +755,8 @@ inline part_swap_result part_swap_preference(const host_matrix& codes, const hos
                       attngan::detail::cat(swapped.rows, " swapped sentences need as many image rows and parts, got ",
                                            image_of.size(), " and ", part_of.size()));
   const index_t d = codes.cols;
-  const auto cosine = [d](const double* a, const double* b) {
-    double ab = 0, aa = 0, bb = 0;
-    for (index_t k = 0; k < d; ++k) {
-      ab += a[k] * b[k];
-      aa += a[k] * a[k];
-      bb += b[k] * b[k];
-    }
-    return ab / std::max(std::sqrt(aa) * std::sqrt(bb), 1e-8);
-  };
+  const auto code_norm = detail::row_norms(codes), true_norm = detail::row_norms(truths),
+             swap_norm = detail::row_norms(swapped);
   part_swap_result r;
   std::array<double, data::part_count> wins{};
   for (index_t m = 0; m < swapped.rows; ++m) {
@@ -773,8 +764,9 @@ inline part_swap_result part_swap_preference(const host_matrix& codes, const hos
     if (std::int64_t(i) >= codes.rows)
       throw value_error("part_swap_preference", attngan::detail::cat("swap ", m, " belongs to image row ", i, " of ",
                                                                      codes.rows));
-    const double t = cosine(codes.row(index_t(i)), truths.row(index_t(i)));
-    const double s = cosine(codes.row(index_t(i)), swapped.row(m));
+    const double* v = codes.row(index_t(i));
+    const double t = detail::clamped_cosine(v, code_norm[i], truths.row(index_t(i)), true_norm[i], d);
+    const double s = detail::clamped_cosine(v, code_norm[i], swapped.row(m), swap_norm[std::size_t(m)], d);
     const auto p = std::size_t(part_of[std::size_t(m)]);
     wins[p] += t > s ? 1.0 : t == s ? 0.5 : 0.0;
     ++r.swaps[p];
