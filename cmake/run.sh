@@ -33,7 +33,8 @@ MIN_CMAKE_VERSION=3.25
 # $BUILD_DIR/examples/). Arguments are split on spaces (no quoting), @ROOT@
 # stands for the repository; steps run in $BUILD_DIR. The demo: synthetic
 # birds (800 images, 20 classes, 5 held out), DAMSM pretraining (the image
-# trunk first taught the part colours for 40 epochs, then frozen), the small AttnGAN
+# trunk first taught the part colours for 40 epochs, from its pooled vector
+# and from each part's attention over the local grid, then frozen), the small AttnGAN
 # (32x32 -> 64x64; learning rates 0.001, five times the original's: in a short
 # run they score higher; no random flip: the synthetic birds all face right;
 # every training image cropped at its centre instead of a random offset;
@@ -46,7 +47,7 @@ MIN_CMAKE_VERSION=3.25
 # ATTNGAN_DEMO_STEPS overrides the GAN steps.
 DEMO_GAN_STEPS="${ATTNGAN_DEMO_STEPS:-1500}"
 DEMO_STEPS=("03_make_synthetic_birds --out demo/birds --classes 20 --images-per-class 40 --size 128 --colour-mixing 1 --overwrite"
-            "04_pretrain_damsm --data demo/birds --out demo/run/damsm.safetensors --epochs 60 --lr-decay 1 --dropout 0 --attribute-pretrain 40 --freeze-trunk"
+            "04_pretrain_damsm --data demo/birds --out demo/run/damsm.safetensors --epochs 60 --lr-decay 1 --dropout 0 --attribute-pretrain 40 --attribute-head both --freeze-trunk"
             "05_train_attngan --data demo/birds --damsm demo/run/damsm.safetensors --out demo/run --steps $DEMO_GAN_STEPS --lr-g 1e-3 --lr-d 1e-3 --no-flip --centre-crop --ema-decay 0.99 --sample-average"
             "06_generate --checkpoint demo/run/checkpoint.safetensors --file @ROOT@/examples/demo_sentences.txt --out demo/generated --average"
             "07_evaluate --data demo/birds --checkpoint demo/run/checkpoint.safetensors --json demo/run/evaluation.json --average --captions-per-image 10")

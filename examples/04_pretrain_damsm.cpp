@@ -11,7 +11,10 @@
 // the two projections; the small image encoder here starts from random
 // weights, so by default all of it learns. --attribute-pretrain first gives
 // that trunk a head start on the synthetic birds' part colours, after which
-// --freeze-trunk trains only the projections, as the original.
+// --freeze-trunk trains only the projections, as the original;
+// --attribute-head local|both has the head start name each part's colour also
+// from that part's attention over the local grid, the features that the word
+// loss and G's word attention read (the demo's: both).
 // The file is written after every epoch (atomically) and when Ctrl-C stops
 // the run.
 #include "attngan_app.hpp"
@@ -30,7 +33,7 @@ namespace {
 /// --attribute-pretrain: `epochs` passes of models::trunk_attribute_pretrainer
 /// over the loader's batches, labels read from <data>/synthetic_birds.txt.
 void pretrain_trunk(const std::string& data_dir, const data::cub_dataset& train, data::batch_loader& loader,
-                    image_network& image, generator& rng, int epochs) {
+                    image_network& image, generator& rng, int epochs, models::attribute_head head) {
   std::map<std::string, data::bird_attributes> truth;
   try {
     for (auto& r : data::read_synthetic_attributes(data_dir)) truth.emplace(r.key, r.attributes);
@@ -40,10 +43,13 @@ void pretrain_trunk(const std::string& data_dir, const data::cub_dataset& train,
                                                        e.what()));
   }
   constexpr int parts = data::part_count, colours = 9;
-  models::trunk_attribute_pretrainer<image_encoder_spec, parts, colours, T, B> pre(image, rng);
+  models::trunk_attribute_pretrainer<image_encoder_spec, parts, colours, T, B> pre(image, rng, head);
   const std::size_t per_epoch = loader.batches_per_epoch();
-  std::printf("image trunk head start: %d epochs naming %d part colours of %zu training images\n", epochs, parts,
-              train.size());
+  std::printf("image trunk head start: %d epochs naming %d part colours of %zu training images (%s)\n", epochs, parts,
+              train.size(),
+              head == models::attribute_head::pooled  ? "from the pooled trunk vector"
+              : head == models::attribute_head::local ? "from the local grid"
+                                                      : "from the pooled vector and the local grid");
   progress bar("step", per_epoch * std::size_t(epochs));
   std::size_t step = 0;
   for (int epoch = 0; epoch < epochs && !stop_requested(); ++epoch) {
@@ -62,7 +68,8 @@ void pretrain_trunk(const std::string& data_dir, const data::cub_dataset& train,
         for (int p = 0; p < parts; ++p) labels.push_back(index_t(it->second.colours.c[std::size_t(p)]));
       }
       const auto r = pre.step(on_backend(b->images.front()), labels);
-      right += r.accuracy;
+      // the local head's where it has one: that is the one the crown needs
+      right += head == models::attribute_head::pooled ? r.accuracy : r.local_accuracy;
       ++n;
       ++step;
       char share[32];
@@ -114,6 +121,12 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                  "birds' synthetic_birds.txt): a head start for its random weights; 0: off")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  std::string attribute_head = "pooled";
+  cli.add_option("--attribute-head", attribute_head,
+                 "What the head start names the colours from: 'pooled' (the trunk's pooled vector), 'local' (each "
+                 "part attends over the local grid that the word attention reads), or 'both' (the two losses added)")
+      ->check(CLI::IsMember({"pooled", "local", "both"}))
+      ->capture_default_str();
   bool freeze_trunk = false;
   cli.add_flag("--freeze-trunk", freeze_trunk,
                "DAMSM then trains only the image encoder's two projections, as the original does with its "
@@ -149,7 +162,10 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     text.train();
     image.train();
     const std::size_t per_epoch = loader.batches_per_epoch();
-    if (attribute_epochs > 0) pretrain_trunk(data_dir, train, loader, image, rng, attribute_epochs);
+    if (attribute_epochs > 0) pretrain_trunk(data_dir, train, loader, image, rng, attribute_epochs,
+                                         attribute_head == "local"  ? models::attribute_head::local
+                                         : attribute_head == "both" ? models::attribute_head::both
+                                                                    : models::attribute_head::pooled);
     if (stop_requested()) {
       std::printf("stopped during the trunk's head start; nothing written\n");
       return 130;
@@ -180,7 +196,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
       trainer.end_epoch();
       save_damsm(out, text, image, train.vocab(),
                  nlohmann::json{{"epochs", epoch + 1}, {"steps", step}, {"mean_loss_last_epoch", last_loss}, {"seed", seed}, {"flip", lo.flip},
-                                {"attribute_pretrain_epochs", attribute_epochs}, {"trunk_trained", !freeze_trunk}});
+                                {"attribute_pretrain_epochs", attribute_epochs}, {"attribute_head", attribute_head},
+                                {"trunk_trained", !freeze_trunk}});
     }
     std::printf("%s after %d epochs (%zu steps, %.1f s): mean loss of the last epoch %.4f, saved %s\n",
                 stop_requested() ? "stopped" : "done", epoch, step, bar.seconds(), last_loss, out.c_str());

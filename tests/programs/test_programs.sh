@@ -102,12 +102,18 @@ expect_error "--inception weights of another network, keys named" "Mixed_7c.bran
   "$BIN/07_evaluate" --data birds --checkpoint "$CKPT" --inception damsm.safetensors --inception-splits 2 --json inc.json
 [[ ! -e inc.json ]] && pass "no scores written for refused Inception weights" || fail "inc.json was written"
 # The image trunk's head start reads the synthetic birds' part colours.
+# The demo's: from the pooled vector and the local grid (--attribute-head both),
+# which the file's metadata records.
 if "$BIN/04_pretrain_damsm" --data birds --out damsm_attr.safetensors --epochs 1 --batch 8 --attribute-pretrain 1 \
-     --freeze-trunk --no-flip >attr.log 2>&1 && grep -q "head start done" attr.log && [[ -s damsm_attr.safetensors ]]; then
-  pass "DAMSM with --attribute-pretrain 1 --freeze-trunk --no-flip: $(grep -o 'parts right [0-9.]* %' attr.log | tail -1)"
+     --attribute-head both --freeze-trunk --no-flip >attr.log 2>&1 && grep -q "head start done" attr.log &&
+   grep -q "from the pooled vector and the local grid" attr.log && [[ -s damsm_attr.safetensors ]] &&
+   head -c 65536 damsm_attr.safetensors | grep -a -q -F 'attribute_head\":\"both'; then
+  pass "DAMSM with --attribute-pretrain 1 --attribute-head both --freeze-trunk --no-flip: $(grep -o 'parts right [0-9.]* %' attr.log | tail -1)"
 else
   fail "DAMSM with --attribute-pretrain: $(tail -3 attr.log)"
 fi
+expect_error "--attribute-head of another name" "--attribute-head" \
+  "$BIN/04_pretrain_damsm" --data birds --out attr_bad.safetensors --epochs 1 --attribute-pretrain 1 --attribute-head middle
 cp -r birds birds_plain && rm birds_plain/synthetic_birds.txt
 expect_error "--attribute-pretrain without part colours" "--attribute-pretrain needs" \
   "$BIN/04_pretrain_damsm" --data birds_plain --out attr_bad.safetensors --epochs 1 --batch 8 --attribute-pretrain 1

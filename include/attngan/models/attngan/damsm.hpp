@@ -339,17 +339,80 @@ class damsm_trainer {
 // ------------------------------------------------------------ a head start for a random trunk
 
 struct attribute_step_result {
-  double loss;      ///< mean cross-entropy over samples and groups
-  double accuracy;  ///< share of (sample, group) labels the head names right
+  double loss;                  ///< mean cross-entropy over samples and groups (the heads' sum with both)
+  double accuracy = -1;         ///< share of (sample, group) labels the pooled head names right; −1 without it
+  double local_accuracy = -1;   ///< the same for the local head; −1 without it
 };
+
+/// Which trunk features trunk_attribute_pretrainer's classifier reads.
+enum class attribute_head : std::uint8_t {
+  pooled,  ///< the pooled trunk vector, one linear head (the default)
+  local,   ///< the local grid: each group pools it with its own attention, then a linear head
+  both,    ///< both heads, their losses added
+};
+
+namespace detail {
+
+/// The local head of trunk_attribute_pretrainer. For each of Groups
+/// attributes, a 1×1 convolution scores every position of the trunk's local
+/// grid, a softmax over the positions turns the scores into weights, and
+/// that group's vector is the weighted mean of the local features; group g's
+/// Classes logits are then a linear map of group g's vector. An attribute
+/// that sits in one place of the image (a bird's crown) can then be named
+/// only if the local features at that place carry it.
+template <int Local, int Groups, int Classes>
+struct local_attribute_head {
+  template <real T, backend B>
+  struct module {
+    nn::module_of<nn::conv1x1<Local, Groups>, T, B> where;
+    nn::module_of<nn::linear<Local, Groups * Classes>, T, B> what;
+
+    template <class V>
+    void visit(V& v) {
+      v.child("where", where);
+      v.child("what", what);
+    }
+
+    /// features (N, Local, H, W); diagonal (1, Groups, Groups, 1), 1 where
+    /// the two group indices agree → logits (N·Groups, Classes), sample-major.
+    var<T, B> operator()(const var<T, B>& features, const var<T, B>& diagonal) const {
+      const shape& s = features.shape();
+      const index_t n = s[0], positions = s[2] * s[3];
+      const var<T, B> weights = nn::functional::softmax(reshape(where(features), shape(n, Groups, positions)), 2);
+      const var<T, B> pooled =
+          bmm(weights, reshape(features, shape(n, Local, positions)), transpose::no, transpose::yes);  // (N, G, Local)
+      // every group's classifier on every group's vector; keep g on g
+      const var<T, B> all =
+          reshape(what(reshape(pooled, shape(n * Groups, Local))), shape(n, Groups, Groups, Classes));
+      return reshape(sum(all * diagonal, {2}), shape(n * Groups, Classes));
+    }
+  };
+};
+
+/// Share of the rows of logits (rows × Classes, row-major) whose largest
+/// entry is at the row's label.
+inline double share_right(const std::vector<float>& z, const std::vector<index_t>& labels, int classes) {
+  std::size_t right = 0;
+  for (std::size_t r = 0; r < labels.size(); ++r) {
+    const auto row = z.begin() + std::ptrdiff_t(r * std::size_t(classes));
+    right += std::size_t(std::max_element(row, row + classes) - row) == std::size_t(labels[r]);
+  }
+  return labels.empty() ? 0.0 : double(right) / double(labels.size());
+}
+
+}  // namespace detail
 
 /// Teaches a randomly initialised image trunk to name labelled attributes
 /// before DAMSM pretraining — a stand-in for the ImageNet prior of the
 /// original's Inception, which the small encoder lacks (bench/RESULTS.md,
-/// "The DAMSM bottleneck"). A throwaway linear head maps the trunk's pooled
-/// vector (ImageSpec's `pooled`, e.g. small_image_encoder) to Groups softmaxes
-/// of Classes values each — for the synthetic birds 7 parts × 9 colours —, the
-/// loss is their mean cross-entropy, and Adam updates the trunk and the head.
+/// "The DAMSM bottleneck"). A throwaway head maps the trunk's features to
+/// Groups softmaxes of Classes values each — for the synthetic birds 7 parts ×
+/// 9 colours —, the loss is their mean cross-entropy, and Adam updates the
+/// trunk and the head. attribute_head::pooled reads the pooled trunk vector
+/// (ImageSpec's `pooled`) with one linear layer; attribute_head::local reads
+/// the local grid (ImageSpec's `trunk(x).local`, whose projection is what the
+/// DAMSM word loss and G's word attention compare with words) through
+/// detail::local_attribute_head; attribute_head::both adds the two losses.
 /// The projections (emb_features, emb_cnn_code, the image network's last
 /// parameters) are not touched. Keeps a reference to the network.
 template <class ImageSpec, int Groups, int Classes, real T, backend B>
@@ -358,20 +421,36 @@ class trunk_attribute_pretrainer {
   static_assert(Groups > 0 && Classes > 1, "attngan::models::trunk_attribute_pretrainer: Groups > 0, Classes > 1");
   using image_network = nn::network<ImageSpec, T, B>;
   using head_spec = nn::linear<ImageSpec::global_channels, Groups * Classes>;
+  using local_head_spec = detail::local_attribute_head<ImageSpec::local_channels, Groups, Classes>;
 
-  trunk_attribute_pretrainer(image_network& image, generator& rng, optim::adam_options o = {})
-      : image_(image), head_(rng) {
+  /// The pooled head is drawn from rng first whichever `which`, so the
+  /// default draws the same numbers as before the local head existed.
+  trunk_attribute_pretrainer(image_network& image, generator& rng, attribute_head which = attribute_head::pooled,
+                             optim::adam_options o = {})
+      : image_(image), which_(which), head_(rng) {
     const index_t trunk_end = detail::projection_offset(image, "trunk_attribute_pretrainer");
     if (trunk_end == 0) throw value_error("trunk_attribute_pretrainer", "the image encoder has no trunk parameters");
     trained_ = detail::parameters_between(image, 0, trunk_end);
-    for (const auto& p : head_.parameters()) trained_.push_back(p);
     trunk_values_ = image.parameter_arena().subview(0, shape(trunk_end));
     trunk_grads_ = image.gradient_arena().subview(0, shape(trunk_end));
     trunk_adam_.emplace(trunk_values_, trunk_grads_, o);
-    head_adam_.emplace(head_.parameter_arena(), head_.gradient_arena(), o);
+    if (uses_pooled()) {
+      for (const auto& p : head_.parameters()) trained_.push_back(p);
+      head_adam_.emplace(head_.parameter_arena(), head_.gradient_arena(), o);
+    }
+    if (uses_local()) {
+      local_.emplace(rng);
+      for (const auto& p : local_->parameters()) trained_.push_back(p);
+      local_adam_.emplace(local_->parameter_arena(), local_->gradient_arena(), o);
+      std::vector<T> eye(std::size_t(Groups * Groups), T(0));
+      for (int g = 0; g < Groups; ++g) eye[std::size_t(g * Groups + g)] = T(1);
+      diagonal_ = var<T, B>::leaf(tensor<T, B>::from_host(shape(1, Groups, Groups, 1), eye));
+    }
   }
   trunk_attribute_pretrainer(const trunk_attribute_pretrainer&) = delete;
   trunk_attribute_pretrainer& operator=(const trunk_attribute_pretrainer&) = delete;
+
+  [[nodiscard]] attribute_head head() const { return which_; }
 
   /// images (N, 3, H, W); labels N·Groups class indices, sample-major
   /// (labels[n·Groups + g] is group g of sample n), each in [0, Classes).
@@ -381,28 +460,45 @@ class trunk_attribute_pretrainer {
       throw shape_error("trunk_attribute_pretrainer", attngan::detail::cat(labels.size(), " labels for ", n,
                                                                            " images of ", Groups, " groups"));
     image_.zero_grad();
-    head_.zero_grad();
-    const var<T, B> pooled = image_->pooled(var<T, B>::leaf(images.clone()));
-    const var<T, B> logits = reshape(head_(pooled), shape(n * Groups, Classes));
-    const var<T, B> loss = nn::functional::cross_entropy(logits, labels);
-    backward(loss, trained_);
-    trunk_adam_->step();
-    head_adam_->step();
-    const auto z = logits.value().to_vector();
-    std::size_t right = 0;
-    for (std::size_t r = 0; r < labels.size(); ++r) {
-      const auto row = z.begin() + std::ptrdiff_t(r * Classes);
-      right += std::size_t(std::max_element(row, row + Classes) - row) == std::size_t(labels[r]);
+    const auto t = image_->trunk(var<T, B>::leaf(images.clone()));
+    std::optional<var<T, B>> pooled_logits, local_logits, loss;
+    if (uses_pooled()) {
+      head_.zero_grad();
+      pooled_logits = reshape(head_(t.pooled), shape(n * Groups, Classes));
+      loss = nn::functional::cross_entropy(*pooled_logits, labels);
     }
-    return {double(loss.item()), double(right) / double(labels.size())};
+    if (uses_local()) {
+      local_->zero_grad();
+      local_logits = (*local_)(t.local, diagonal_);
+      const var<T, B> l = nn::functional::cross_entropy(*local_logits, labels);
+      loss = loss ? var<T, B>(*loss + l) : l;
+    }
+    backward(*loss, trained_);
+    trunk_adam_->step();
+    if (head_adam_) head_adam_->step();
+    if (local_adam_) local_adam_->step();
+    attribute_step_result r{double(loss->item())};
+    if (pooled_logits) r.accuracy = detail::share_right(to_floats(*pooled_logits), labels, Classes);
+    if (local_logits) r.local_accuracy = detail::share_right(to_floats(*local_logits), labels, Classes);
+    return r;
   }
 
  private:
+  [[nodiscard]] bool uses_pooled() const { return which_ != attribute_head::local; }
+  [[nodiscard]] bool uses_local() const { return which_ != attribute_head::pooled; }
+  static std::vector<float> to_floats(const var<T, B>& v) {
+    const auto z = v.value().to_vector();
+    return std::vector<float>(z.begin(), z.end());
+  }
+
   image_network& image_;
+  attribute_head which_;
   nn::network<head_spec, T, B> head_;
+  std::optional<nn::network<local_head_spec, T, B>> local_;
+  var<T, B> diagonal_;
   std::vector<var<T, B>> trained_;
   tensor<T, B> trunk_values_, trunk_grads_;
-  std::optional<optim::adam<T, B>> trunk_adam_, head_adam_;
+  std::optional<optim::adam<T, B>> trunk_adam_, head_adam_, local_adam_;
 };
 
 }  // namespace attngan::models

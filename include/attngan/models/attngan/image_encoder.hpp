@@ -427,6 +427,7 @@ struct small_image_encoder {
   static constexpr int nef = Nef;
   static constexpr int input_size = InputSize;
   static constexpr int global_channels = Global;  ///< width of the pooled trunk vector
+  static constexpr int local_channels = Local;    ///< channels of the local grid (trunk(x).local)
 
   template <int In, int Out, int K, int Stride>
   using unit = conv_bn_relu<In, Out, K, K, Stride, 0, 0, 1e-5>;
