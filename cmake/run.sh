@@ -45,7 +45,7 @@ MIN_CMAKE_VERSION=3.25
 # own generated image: ten times the scored images of one caption each, so
 # about a third of the noise in each part's figure).
 # ATTNGAN_DEMO_STEPS overrides the GAN steps.
-DEMO_GAN_STEPS="${ATTNGAN_DEMO_STEPS:-1500}"
+DEMO_GAN_STEPS="${ATTNGAN_DEMO_STEPS:-2500}"
 DEMO_STEPS=("03_make_synthetic_birds --out demo/birds --classes 20 --images-per-class 40 --size 128 --colour-mixing 1 --overwrite"
             "04_pretrain_damsm --data demo/birds --out demo/run/damsm.safetensors --epochs 60 --lr-decay 1 --dropout 0 --attribute-pretrain 40 --attribute-head both --freeze-trunk"
             "05_train_attngan --data demo/birds --damsm demo/run/damsm.safetensors --out demo/run --steps $DEMO_GAN_STEPS --lr-g 1e-3 --lr-d 1e-3 --no-flip --centre-crop --ema-decay 0.99 --sample-average"
