@@ -121,11 +121,14 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
                  "birds' synthetic_birds.txt): a head start for its random weights; 0: off")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  const std::map<std::string, models::attribute_head> attribute_heads{{"pooled", models::attribute_head::pooled},
+                                                                       {"local", models::attribute_head::local},
+                                                                       {"both", models::attribute_head::both}};
   std::string attribute_head = "pooled";
   cli.add_option("--attribute-head", attribute_head,
                  "What the head start names the colours from: 'pooled' (the trunk's pooled vector), 'local' (each "
                  "part attends over the local grid that the word attention reads), or 'both' (the two losses added)")
-      ->check(CLI::IsMember({"pooled", "local", "both"}))
+      ->check(CLI::IsMember(attribute_heads))
       ->capture_default_str();
   bool freeze_trunk = false;
   cli.add_flag("--freeze-trunk", freeze_trunk,
@@ -162,10 +165,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     text.train();
     image.train();
     const std::size_t per_epoch = loader.batches_per_epoch();
-    if (attribute_epochs > 0) pretrain_trunk(data_dir, train, loader, image, rng, attribute_epochs,
-                                         attribute_head == "local"  ? models::attribute_head::local
-                                         : attribute_head == "both" ? models::attribute_head::both
-                                                                    : models::attribute_head::pooled);
+    if (attribute_epochs > 0)
+      pretrain_trunk(data_dir, train, loader, image, rng, attribute_epochs, attribute_heads.at(attribute_head));
     if (stop_requested()) {
       std::printf("stopped during the trunk's head start; nothing written\n");
       return 130;

@@ -391,7 +391,8 @@ struct local_attribute_head {
 
 /// Share of the rows of logits (rows × Classes, row-major) whose largest
 /// entry is at the row's label.
-inline double share_right(const std::vector<float>& z, const std::vector<index_t>& labels, int classes) {
+template <class V>
+double share_right(const std::vector<V>& z, const std::vector<index_t>& labels, int classes) {
   std::size_t right = 0;
   for (std::size_t r = 0; r < labels.size(); ++r) {
     const auto row = z.begin() + std::ptrdiff_t(r * std::size_t(classes));
@@ -478,18 +479,14 @@ class trunk_attribute_pretrainer {
     if (head_adam_) head_adam_->step();
     if (local_adam_) local_adam_->step();
     attribute_step_result r{double(loss->item())};
-    if (pooled_logits) r.accuracy = detail::share_right(to_floats(*pooled_logits), labels, Classes);
-    if (local_logits) r.local_accuracy = detail::share_right(to_floats(*local_logits), labels, Classes);
+    if (pooled_logits) r.accuracy = detail::share_right(pooled_logits->value().to_vector(), labels, Classes);
+    if (local_logits) r.local_accuracy = detail::share_right(local_logits->value().to_vector(), labels, Classes);
     return r;
   }
 
  private:
   [[nodiscard]] bool uses_pooled() const { return which_ != attribute_head::local; }
   [[nodiscard]] bool uses_local() const { return which_ != attribute_head::pooled; }
-  static std::vector<float> to_floats(const var<T, B>& v) {
-    const auto z = v.value().to_vector();
-    return std::vector<float>(z.begin(), z.end());
-  }
 
   image_network& image_;
   attribute_head which_;
