@@ -151,11 +151,18 @@ words_loss_result<T, B> words_loss(const var<T, B>& regions, const var<T, B>& wo
                                    shape(batch, regions_n, batch, steps));  // (B_img, R, B_cap, T)
   const var<T, B> over_words = nn::functional::softmax(scores, 3, &word_mask);            // s̄, over t < L_i
   const var<T, B> attention = nn::functional::softmax(var<T, B>(over_words * T(g.gamma1)), 1);  // α, over r
-  const var<T, B> word_context = reshape(bmm(context, reshape(attention, shape(batch, regions_n, batch * steps))),
-                                         shape(batch, dim, batch, steps));  // c: (B_img, D, B_cap, T)
+  // The region context of each word, c = Σ_r α_r v_r (B_img, D, B_cap, T), is
+  // 19 MB at the demo's sizes; only c·e and ‖c‖² are needed, and both come
+  // from R-sized tensors: c·e = Σ_r α_r (v_r·e), where v_r·e is `scores`,
+  // and ‖c‖² = Σ_r α_r (Gα)_r with G = VᵀV each image's (R, R) Gram matrix
+  // of its regions.
+  const var<T, B> dot = sum(attention * scores, {1});  // c·e: (B_img, B_cap, T)
+  const var<T, B> gram = bmm(context, context, transpose::yes, transpose::no);  // VᵀV: (B_img, R, R)
+  const var<T, B> flat_attention = reshape(attention, shape(batch, regions_n, batch * steps));
+  const var<T, B> gram_attention = reshape(bmm(gram, flat_attention), shape(batch, regions_n, batch, steps));
+  // ‖c‖² ≥ 0 as a quadratic form of a Gram matrix; rounding could take it just below
+  const var<T, B> sq_context = max(sum(attention * gram_attention, {1}), T(0));  // (B_img, B_cap, T)
   const var<T, B> query = reshape(words_by_dim, shape(1, dim, batch, steps));  // e: (1, D, B_cap, T)
-  const var<T, B> dot = sum(word_context * query, {1});           // c·e: (B_img, B_cap, T)
-  const var<T, B> sq_context = sum(square(word_context), {1});    // ‖c‖²: (B_img, B_cap, T)
   // ‖e‖² + 1 at padded words only: their norm is 0 and √ has no derivative
   // there; they are excluded from the sum below either way
   const var<T, B> sq_words = sum(square(query), {1}) + pad;       // (1, B_cap, T)
