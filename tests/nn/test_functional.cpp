@@ -4,6 +4,10 @@
 
 #include <attngan/nn.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 namespace test_functional {
 
 using namespace attngan;
@@ -63,6 +67,71 @@ TEST_CASE("masked softmax: zero probability on padding, no NaN, all-masked rows 
   CHECK(y.value().to_vector() == std::vector<float>{1, 0, 0, 0, 0, 0});
   auto bad = tcpu<float>::zeros(shape(3, 1));
   CHECK_THROWS_AS((void)F::softmax(x, 1, &bad), shape_error);
+}
+
+TEST_CASE("softmax over a middle axis wider than the cpu's tile of rows: the formula, masked, log, NaN kept") {
+  // (2, 4, 150) over axis 1: 150 neighbouring rows per outer index, three
+  // tiles of the cpu loop (64, 64, 22). Row (o, ·, 5) is masked whole, rows
+  // (o, ·, j) with j % 3 == 0 lose their second entry.
+  const index_t outer = 2, n = 4, inner = 150;
+  auto x = randn<float>(shape(outer, n, inner), 7);
+  std::vector<float> m(std::size_t(n * inner), 0.f);
+  for (index_t j = 0; j < inner; ++j) {
+    if (j % 3 == 0) m[std::size_t(1 * inner + j)] = 1.f;
+    if (j == 5)
+      for (index_t k = 0; k < n; ++k) m[std::size_t(k * inner + j)] = 1.f;
+  }
+  const auto mask = tcpu<float>::from_host(shape(1, n, inner), m);
+  const auto xv = x.to_vector();
+  for (bool masked : {false, true})
+    for (bool log : {false, true}) {
+      CAPTURE(masked);
+      CAPTURE(log);
+      const vf in = vf::leaf(x.clone());
+      const vf y = log ? F::log_softmax(in, 1, masked ? &mask : nullptr) : F::softmax(in, 1, masked ? &mask : nullptr);
+      const auto yv = y.value().to_vector();
+      for (index_t o = 0; o < outer; ++o)
+        for (index_t j = 0; j < inner; ++j) {
+          auto off = [&](index_t k) { return masked && m[std::size_t(k * inner + j)] != 0.f; };
+          auto at = [&](index_t k) { return std::size_t((o * n + k) * inner + j); };
+          double mx = -1e30, total = 0;
+          for (index_t k = 0; k < n; ++k)
+            if (!off(k)) mx = std::max(mx, double(xv[at(k)]));
+          for (index_t k = 0; k < n; ++k)
+            if (!off(k)) total += std::exp(double(xv[at(k)]) - mx);
+          for (index_t k = 0; k < n; ++k) {
+            CAPTURE(j);
+            CAPTURE(k);
+            const double got = yv[at(k)];
+            if (masked && j == 5) {
+              CHECK(got == 0.0);  // a row with every entry masked is all zeros
+            } else if (off(k)) {
+              CHECK(got == (log ? -std::numeric_limits<double>::infinity() : 0.0));
+            } else {
+              const double want = log ? double(xv[at(k)]) - mx - std::log(total) : std::exp(double(xv[at(k)]) - mx) / total;
+              CHECK(got == doctest::Approx(want).epsilon(1e-6));
+            }
+          }
+        }
+    }
+  // a NaN makes its own row NaN and no other
+  auto xn = xv;
+  xn[std::size_t(1 * inner + 70)] = std::nanf("");
+  const auto yn = F::softmax(vf::leaf(tcpu<float>::from_host(x.shape(), xn)), 1).value().to_vector();
+  for (index_t k = 0; k < n; ++k) {
+    CHECK(std::isnan(yn[std::size_t(k * inner + 70)]));
+    CHECK(std::isfinite(yn[std::size_t(k * inner + 69)]));
+    CHECK(std::isfinite(yn[std::size_t((n + k) * inner + 70)]));
+  }
+}
+
+TEST_CASE("gradcheck: softmax over a middle axis wider than the cpu's tile of rows") {
+  auto x = randn<double>(shape(2, 3, 70), 5);
+  std::vector<double> m(std::size_t(3 * 70), 0.0);
+  for (index_t j = 0; j < 70; j += 4) m[std::size_t(70 + j)] = 1.0;
+  const auto mask = tensor<double, cpu>::from_host(shape(1, 3, 70), m);
+  CHECK(gradcheck<cpu>([&](const std::vector<vd>& v) { return F::softmax(v[0], 1, &mask); }, {&x}).ok);
+  CHECK(gradcheck<cpu>([&](const std::vector<vd>& v) { return F::log_softmax(v[0], 1); }, {&x}).ok);
 }
 
 TEST_CASE("gradcheck: losses and cosine similarity in double") {
