@@ -16,6 +16,14 @@
 //                    on detached fakes, 2 the G update (adversarial through
 //                    the D's, DAMSM, KL, backward, Adam), 3 the EMA; and
 //                    demo_iteration, the whole iteration.
+//   demo_damsm_step  one step of the demo's DAMSM pretraining
+//                    (04_pretrain_damsm --dropout 0 --freeze-trunk): batch
+//                    32 of 64² images (resized to 128² by the encoder), both
+//                    encoders in training mode, Adam on the text encoder and
+//                    the image projections.
+//   demo_words_loss  the DAMSM word loss alone at the demo's sizes (regions
+//                    (32, 256, 7, 7), words (32, 256, 18)), forward and
+//                    backward into both.
 // Weights keep PyTorch's default initialisation (time_step.py --fast-init:
 // the orthogonal init only costs start-up time). Inputs are random.
 #include <attngan/models/attngan.hpp>
@@ -152,10 +160,54 @@ void demo_phase(benchmark::State& state) {
   }
 }
 
+using demo_text_spec = M::text_encoder_for<M::small_preset>;
+using demo_image_spec = M::small_image_encoder<M::small_preset::nef, 128>;
+
+std::vector<std::int64_t> demo_classes(index_t batch) {
+  std::vector<std::int64_t> c;
+  for (index_t b = 0; b < batch; ++b) c.push_back(std::int64_t((b * 7) % 15));
+  return c;
+}
+
+void demo_damsm_step(benchmark::State& state) {
+  const index_t batch = 32;
+  generator rng(1);
+  nn::network<demo_text_spec, float, cpu> text(rng);
+  nn::network<demo_image_spec, float, cpu> image(rng);
+  text->dropout = 0;
+  text.train();
+  image.train();
+  M::damsm_trainer<demo_text_spec, demo_image_spec, float, cpu> tr(text, image, M::damsm_options{});
+  const auto caps = random_captions(batch, 4);
+  const auto images = rng.uniform<float, cpu>(shape(batch, 3, 64, 64), -1.f, 1.f);
+  const auto classes = demo_classes(batch);
+  generator dropout_rng(2);
+  for (int w = 0; w < 2; ++w) benchmark::DoNotOptimize(tr.step(images, caps.ids, caps.lengths, classes, dropout_rng).w_loss0);
+  for (auto _ : state) benchmark::DoNotOptimize(tr.step(images, caps.ids, caps.lengths, classes, dropout_rng).w_loss0);
+}
+
+void demo_words_loss(benchmark::State& state) {
+  const index_t batch = 32, nef = M::small_preset::nef;
+  generator rng(1);
+  const auto caps = random_captions(batch, 5);
+  const auto classes = demo_classes(batch);
+  const auto regions = rng.normal<float, cpu>(shape(batch, nef, 7, 7));
+  const auto words = rng.normal<float, cpu>(shape(batch, nef, M::bird_preset::words_num));
+  const M::damsm_gammas gammas{M::small_preset::gamma1, M::small_preset::gamma2, M::small_preset::gamma3};
+  for (auto _ : state) {
+    const var<float, cpu> r = var<float, cpu>::leaf(regions.clone(), true), w = var<float, cpu>::leaf(words.clone(), true);
+    const auto l = M::words_loss(r, w, caps.lengths, classes, gammas);
+    backward(var<float, cpu>(l.loss0 + l.loss1), {r, w});
+    benchmark::DoNotOptimize(r.grad().data());
+  }
+}
+
 }  // namespace
 
 // A fixed count: with the other phases paused, a minimum time would run hundreds of whole iterations.
 BENCHMARK(demo_iteration)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(demo_phase)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(demo_damsm_step)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(demo_words_loss)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.5);
 BENCHMARK(train_iteration)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1.0);
 BENCHMARK(generate)->Arg(20)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1.0);
