@@ -97,7 +97,16 @@ void generate(benchmark::State& state) {
       benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-using demo_trainer = M::gan_trainer<M::small_preset, M::small_image_encoder<M::small_preset::nef, 128>>;
+using demo_text_spec = M::text_encoder_for<M::small_preset>;
+using demo_image_spec = M::small_image_encoder<M::small_preset::nef, 128>;
+using demo_trainer = M::gan_trainer<M::small_preset, demo_image_spec>;
+
+/// Class ids of a demo batch: 15 training classes.
+std::vector<std::int64_t> demo_classes(index_t batch) {
+  std::vector<std::int64_t> c;
+  for (index_t b = 0; b < batch; ++b) c.push_back(std::int64_t((b * 7) % 15));
+  return c;
+}
 
 struct demo_inputs {
   caption_batch caps;
@@ -106,9 +115,8 @@ struct demo_inputs {
 };
 
 demo_inputs demo_batch(generator& rng, index_t batch) {
-  demo_inputs in{random_captions(batch, 2), {}, {}};
+  demo_inputs in{random_captions(batch, 2), {}, demo_classes(batch)};
   for (int s : {32, 64}) in.reals.push_back(rng.uniform<float, cpu>(shape(batch, 3, s, s), -1.f, 1.f));
-  for (index_t b = 0; b < batch; ++b) in.class_ids.push_back(std::int64_t((b * 7) % 15));
   return in;
 }
 
@@ -158,15 +166,6 @@ void demo_phase(benchmark::State& state) {
     it.reset();  // the graph's release is not part of any phase
     state.ResumeTiming();
   }
-}
-
-using demo_text_spec = M::text_encoder_for<M::small_preset>;
-using demo_image_spec = M::small_image_encoder<M::small_preset::nef, 128>;
-
-std::vector<std::int64_t> demo_classes(index_t batch) {
-  std::vector<std::int64_t> c;
-  for (index_t b = 0; b < batch; ++b) c.push_back(std::int64_t((b * 7) % 15));
-  return c;
 }
 
 void demo_damsm_step(benchmark::State& state) {
