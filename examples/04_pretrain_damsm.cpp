@@ -143,7 +143,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
   try {
     announce_device();
     install_stop_handler();
-    ensure_writable_folder(fs::absolute(out).parent_path());
+    const auto out_folder = ensure_writable_folder(fs::absolute(out).parent_path());
     const auto train = data::cub_dataset::open(data_dir, data::split::train);
     data::loader_options lo;
     lo.batch_size = batch_size;

@@ -118,7 +118,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     announce_device();
     install_stop_handler();
     const fs::path dir(out);
-    ensure_writable_folder(dir / "samples");
+    const auto out_folder = ensure_writable_folder(dir / "samples");
     const auto train = data::cub_dataset::open(data_dir, data::split::train);
     const auto test = data::cub_dataset::open(data_dir, data::split::test);
     data::loader_options lo;

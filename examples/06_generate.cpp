@@ -147,7 +147,7 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
     } else {
       r = generate_with_released_bird(pth_g, pth_text, captions_pickle, sentences, seed);
     }
-    ensure_writable_folder(dir);
+    const auto out_folder = ensure_writable_folder(dir);
 
     const auto& result = r.out;
     report::html_report page("attngan: generated images");

@@ -48,7 +48,7 @@ namespace {
 /// --readings: the scored images with the reader's frame and probes, and a table.
 void write_readings(const fs::path& dir, const std::vector<data::image>& images, const std::vector<data::frame>& frames,
                     const std::vector<models::part_targets>& targets, const std::vector<std::string>& captions) {
-  ensure_writable_folder(dir);
+  const auto folder = ensure_writable_folder(dir);
   constexpr int zoom = 4;
   const fs::path table = dir / "readings.tsv";
   const fs::path tmp = dir / "readings.tsv.tmp";
@@ -191,7 +191,8 @@ int ATTNGAN_PROGRAM_MAIN(int argc, char** argv) {
 
   try {
     announce_device();
-    if (!readings_dir.empty()) ensure_writable_folder(readings_dir);  // fail before the long work
+    const auto readings_folder =  // fail before the long work
+        readings_dir.empty() ? created_folders{} : ensure_writable_folder(readings_dir);
     generator rng(seed);
     gan_trainer trainer(rng, false);
     const auto loaded = load_training(checkpoint, trainer);

@@ -348,13 +348,47 @@ inline void add_attention_figure(report::html_report& page, const models::genera
   page.add_attention_figure(sentence, words, rows);
 }
 
-/// Fails early, with the folder named, when `dir` cannot be created or written.
-inline void ensure_writable_folder(const fs::path& dir) {
+/// The folders one run created for its output. When it goes out of scope it
+/// removes those that are still empty, deepest first: a run that fails after
+/// creating them (a foreign DAMSM file, a data folder in the wrong layout)
+/// leaves nothing behind, while a folder that received a file stays.
+class created_folders {
+ public:
+  created_folders() = default;
+  explicit created_folders(std::vector<fs::path> made) : made_(std::move(made)) {}
+  created_folders(created_folders&&) noexcept = default;
+  created_folders(const created_folders&) = delete;
+  created_folders& operator=(const created_folders&) = delete;
+  created_folders& operator=(created_folders&&) = delete;
+  ~created_folders() {
+    for (const fs::path& p : made_) {  // deepest first
+      std::error_code ec;
+      if (fs::is_directory(p, ec) && fs::is_empty(p, ec) && !ec) fs::remove(p, ec);
+    }
+  }
+
+ private:
+  std::vector<fs::path> made_;
+};
+
+/// Fails early, with the folder named, when `dir` cannot be created or
+/// written. Keep the result for as long as the run lasts (see created_folders).
+[[nodiscard]] inline created_folders ensure_writable_folder(const fs::path& dir) {
+  std::vector<fs::path> made;  // the folders create_directories is about to make, deepest first
   std::error_code ec;
+  fs::path p = fs::absolute(dir, ec).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "out/" is "out"
+  while (!ec && p.has_relative_path() && !fs::exists(p, ec)) {
+    made.push_back(p);
+    p = p.parent_path();
+  }
+  created_folders guard(std::move(made));  // also undoes a partial create_directories below
+  ec.clear();
   fs::create_directories(dir, ec);
   if (ec) throw io_error("output", attngan::detail::cat("cannot create '", dir.string(), "': ", ec.message()));
   if (access(dir.c_str(), W_OK) != 0)
     throw io_error("output", attngan::detail::cat("'", dir.string(), "' is not writable"));
+  return guard;
 }
 
 }  // namespace app

@@ -86,6 +86,18 @@ mkdir -p wrong_layout/images
 expect_error "data folder in the wrong layout" "wrong_layout" "$BIN/04_pretrain_damsm" --data wrong_layout --out x.safetensors
 expect_error "output folder cannot be created" "cannot create" "$BIN/05_train_attngan" --data birds --damsm damsm.safetensors \
   --out "$CKPT/sub" --steps 1
+# Failures after the output folder was made: the folders the run created go again.
+expect_error "training on a data folder in the wrong layout" "wrong_layout" "$BIN/05_train_attngan" --data wrong_layout \
+  --damsm damsm.safetensors --out fresh_train/run --steps 1
+[[ ! -e fresh_train ]] && pass "no folder left by the refused training run" || fail "left behind: $(find fresh_train)"
+expect_error "a GAN checkpoint as the DAMSM file" "not an attngan.damsm file" "$BIN/05_train_attngan" --data birds \
+  --damsm "$CKPT" --batch 4 --out fresh_damsm --steps 1
+[[ ! -e fresh_damsm ]] && pass "no folder left for a refused DAMSM file" || fail "left behind: $(find fresh_damsm)"
+mkdir -p kept && touch kept/mine.txt
+expect_error "pretraining on a data folder in the wrong layout" "wrong_layout" "$BIN/04_pretrain_damsm" \
+  --data wrong_layout --out kept/new/x.safetensors
+[[ ! -e kept/new && -f kept/mine.txt ]] && pass "the refused pretraining removed only the folder it made" ||
+  fail "kept/: $(find kept)"
 expect_error "resume with another DAMSM weight" "resume with the same" "${TRAIN[@]}" --out whole --resume --lambda 7
 expect_error "resume without the random flip" "--no-flip" "${TRAIN[@]}" --out whole --resume --no-flip
 expect_error "resume with the centre crop" "--centre-crop" "${TRAIN[@]}" --out whole --resume --centre-crop
