@@ -17,7 +17,8 @@
 //   interface: four stride-2 3×3 conv-BN-ReLU units (3→32→64→128→768, local
 //   features 17×17 at 299), then a stride-2 3×3 unit to 512 and a 1×1 unit to
 //   2048, averaged over the pixels. BatchNorm eps 1e-5. The widths are template
-//   parameters (defaults = the oracle's) so tests can run reduced versions.
+//   parameters (defaults = the oracle's) so tests can run reduced versions
+//   and the demo programs a narrower one (examples/attngan_app.hpp).
 // Projection weights are initialised U(−0.1, 0.1) as the original does.
 //
 // inception_v3<Classes = 1000, InputSize = 299>: the same trunk with
