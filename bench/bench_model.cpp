@@ -99,7 +99,7 @@ void generate(benchmark::State& state) {
 
 using demo_text_spec = M::text_encoder_for<M::small_preset>;
 // The demo programs' image encoder (examples/attngan_app.hpp): 128² input, 256 local channels, 256 → 512 global.
-using demo_image_spec = M::small_image_encoder<M::small_preset::nef, 128, 32, 64, 128, 256, 256, 512>;
+using demo_image_spec = M::demo_image_encoder<M::small_preset::nef>;
 using demo_trainer = M::gan_trainer<M::small_preset, demo_image_spec>;
 
 /// Class ids of a demo batch: 15 training classes.

@@ -18,7 +18,7 @@
 //   features 17×17 at 299), then a stride-2 3×3 unit to 512 and a 1×1 unit to
 //   2048, averaged over the pixels. BatchNorm eps 1e-5. The widths are template
 //   parameters (defaults = the oracle's) so tests can run reduced versions
-//   and the demo programs a narrower one (examples/attngan_app.hpp).
+//   and the demo programs a narrower one (demo_image_encoder, at the end).
 // Projection weights are initialised U(−0.1, 0.1) as the original does.
 //
 // inception_v3<Classes = 1000, InputSize = 299>: the same trunk with
@@ -472,5 +472,14 @@ struct small_image_encoder {
     }
   };
 };
+
+/// The demo programs' image encoder (examples/attngan_app.hpp; bench_model's
+/// demo benchmarks): the small encoder fed 128² (the 64² images upsampled, as
+/// the original upsamples 256² to 299²; a 7 × 7 local grid) and narrower than
+/// the oracle's: 256 local channels instead of 768, 256 then 512 globally
+/// instead of 512 then 2048. Half the FLOPs per image (bench/RESULTS.md, "A
+/// narrower image encoder for the demo").
+template <int Nef>
+using demo_image_encoder = small_image_encoder<Nef, 128, 32, 64, 128, 256, 256, 512>;
 
 }  // namespace attngan::models
