@@ -134,21 +134,12 @@ struct batch_norm {
       if (count < 2)
         throw value_error("batch_norm", attngan::detail::cat("training needs more than one value per channel, got ",
                                                              s));
-      if constexpr (std::is_same_v<B, cpu>) {  // one fused op (nn/ops/batch_norm.hpp)
-        auto r = functional::batch_norm_training(x, weight, bias_, eps);
-        const var<T, B> mu = var<T, B>::leaf(r.mean.view(channel_shape()));
-        const var<T, B> variance = var<T, B>::leaf(r.variance.view(channel_shape()));
-        check_finite(variance);
-        update_running(mu, variance, count);
-        return r.y;
-      }
-      var<T, B> mu = Rank == 4 ? mean(x, {0, 2, 3}, true) : mean(x, {0}, true);
-      var<T, B> centred = x - mu;
-      var<T, B> variance = Rank == 4 ? mean(square(centred), {0, 2, 3}, true) : mean(square(centred), {0}, true);
-      var<T, B> inv = T(1) / sqrt(variance + eps);
+      auto r = functional::batch_norm_training(x, weight, bias_, eps);  // one fused op (nn/ops/batch_norm.hpp)
+      const var<T, B> mu = var<T, B>::leaf(r.mean.view(channel_shape()));
+      const var<T, B> variance = var<T, B>::leaf(r.variance.view(channel_shape()));
       check_finite(variance);  // C values: a NaN or infinity anywhere in x shows up here
       update_running(mu, variance, count);
-      return centred * inv * g + b;
+      return r.y;
     }
 
     static void check_finite(const var<T, B>& stat) {

@@ -257,6 +257,53 @@ TEST_CASE("parity: batch norm, GLU, activations, up-block") {
   check_network<nn::linear<40, 24>>("linear", shape(5, 40));
 }
 
+TEST_CASE("parity: training-mode batch norm as one fused op (statistics, every gradient, launches)") {
+  // Off-centre values (μ far from 0, as after a conv), shapes whose
+  // reductions take one pass and ones that split into partial sums.
+  for (const shape& s : {shape(5, 7, 6, 9), shape(9, 5), shape(4, 3, 1, 1), shape(20, 32, 16, 16)}) {
+    CAPTURE(s);
+    const index_t C = s[1];
+    twin x = make_twin(s, 31, true, 2.f, 6.f), g = make_twin(shape(C), 32, true, 0.5f, 1.5f),
+         b = make_twin(shape(C), 33, true);
+    const auto rc = nn::functional::batch_norm_training(x.c, g.c, b.c, 1e-5f);
+    const auto before_forward = primitives::launch_count().load();
+    const auto rb = nn::functional::batch_norm_training(x.b, g.b, b.b, 1e-5f);
+    // μ and σ² (two reductions), inv (C values), y (one elementwise pass)
+    CHECK(primitives::launch_count().load() - before_forward == 4);
+    check_same("batch norm forward", rb.y.value(), rc.y.value());
+    check_same("batch norm mean", rb.mean, rc.mean);
+    check_same("batch norm variance", rb.variance, rc.variance);
+    twin proj = make_twin(s, 34, false);
+    backward(sum(rc.y * proj.c));
+    const auto before_backward = primitives::launch_count().load();
+    backward(sum(rb.y * proj.b));
+    const auto fused_backward = primitives::launch_count().load() - before_backward;
+    check_same("batch norm grad of x", x.b.grad(), x.c.grad());
+    check_same("batch norm grad of weight", g.b.grad(), g.c.grad());
+    check_same("batch norm grad of bias", b.b.grad(), b.c.grad());
+    // The same normalisation composed from expressions takes more launches
+    // backwards (a reduction for every broadcast operand).
+    twin x2 = make_twin(s, 31, true, 2.f, 6.f), g2 = make_twin(shape(C), 32, true, 0.5f, 1.5f),
+         b2 = make_twin(shape(C), 33, true);
+    const bool rank4 = s.rank() == 4;
+    const shape cs = rank4 ? shape(1, C, 1, 1) : shape(1, C);
+    const auto channel_mean = [rank4](const vb& v) -> vb {
+      return rank4 ? vb(mean(v, {0, 2, 3}, true)) : vb(mean(v, {0}, true));
+    };
+    const vb mu = channel_mean(x2.b);
+    const vb centred = x2.b - mu;
+    const vb inv = 1.f / sqrt(channel_mean(square(centred)) + 1e-5f);
+    const vb composed = centred * inv * reshape(g2.b, cs) + reshape(b2.b, cs);
+    check_same("composed batch norm forward", composed.value(), rc.y.value());
+    const auto before_composed = primitives::launch_count().load();
+    backward(sum(composed * proj.b));
+    const auto composed_backward = primitives::launch_count().load() - before_composed;
+    check_same("composed batch norm grad of x", x2.b.grad(), x.c.grad());
+    INFO("backward launches: fused " << fused_backward << ", composed " << composed_backward);
+    CHECK(fused_backward < composed_backward);
+  }
+}
+
 TEST_CASE("parity: resampling, pooling, softmax, shape ops") {
   check_function("upsample_nearest x2", {shape(2, 3, 5, 7)}, [](auto& x) { return nn::functional::upsample_nearest(x[0], 2); });
   for (bool align : {false, true}) {
