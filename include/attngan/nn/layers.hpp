@@ -123,9 +123,9 @@ struct batch_norm {
       if (s.rank() != Rank || s[1] != C)
         throw shape_error("batch_norm",
                           attngan::detail::cat("expects (N, ", C, Rank == 4 ? ", H, W)" : ")", ", got ", s));
-      const var<T, B> g = reshape(weight, channel_shape()), b = reshape(bias_, channel_shape());
       const T eps = T(Eps);
       if (!training) {
+        const var<T, B> g = reshape(weight, channel_shape()), b = reshape(bias_, channel_shape());
         const var<T, B> rm = reshape(running_mean, channel_shape()), rv = reshape(running_var, channel_shape());
         var<T, B> inv = T(1) / sqrt(rv + eps);
         return (x - rm) * inv * g + b;

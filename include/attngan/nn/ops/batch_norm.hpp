@@ -204,32 +204,34 @@ struct bn_inverse_std {  // per channel: inv = 1/√(σ² + ε)
   ATTNGAN_HD void operator()(index_t c) const { inv[c] = T(1) / math::sqrt(variance[c] + eps); }
 };
 
+/// x̂ = (x − μ)·inv at flat index i of channel c: what the forward pass,
+/// the dγ sum and the input gradient all read.
 template <class T>
-struct bn_normalise {  // y = (x − μ)·inv·γ + β
+struct bn_normalised {
   const T* x;
   const T* mean;
   const T* inv;
+  channel_of ch;
+  ATTNGAN_HD T operator()(index_t i, index_t c) const { return (x[i] - mean[c]) * inv[c]; }
+};
+
+template <class T>
+struct bn_normalise {  // y = x̂·γ + β
+  bn_normalised<T> xhat;
   const T* gamma;
   const T* beta;
   T* y;
-  channel_of ch;
   ATTNGAN_HD void operator()(index_t i) const {
-    const index_t c = ch(i);
-    y[i] = (x[i] - mean[c]) * inv[c] * gamma[c] + beta[c];
+    const index_t c = xhat.ch(i);
+    y[i] = xhat(i, c) * gamma[c] + beta[c];
   }
 };
 
 template <class T>
 struct bn_dy_xhat {  // dy·x̂: the sum behind dγ
-  const T* x;
+  bn_normalised<T> xhat;
   const T* dy;
-  const T* mean;
-  const T* inv;
-  channel_of ch;
-  ATTNGAN_HD T operator()(index_t i) const {
-    const index_t c = ch(i);
-    return dy[i] * ((x[i] - mean[c]) * inv[c]);
-  }
+  ATTNGAN_HD T operator()(index_t i) const { return dy[i] * xhat(i, xhat.ch(i)); }
 };
 
 template <class T>
@@ -246,21 +248,17 @@ struct bn_parameter_grads {  // per channel: dγ += Σdy·x̂, dβ += Σdy (eith
 
 template <class T>
 struct bn_input_grad {  // dx += γ·inv·(dy − Σdy/M − x̂·Σdy·x̂/M)
-  const T* x;
+  bn_normalised<T> xhat;
   const T* dy;
-  const T* mean;
-  const T* inv;
   const T* gamma;
   const T* sum_dy;
   const T* sum_dy_xhat;
   T* dx;
   T inv_count;
-  channel_of ch;
   ATTNGAN_HD void operator()(index_t i) const {
-    const index_t c = ch(i);
-    const T iv = inv[c];
+    const index_t c = xhat.ch(i);
     const T a = sum_dy[c] * inv_count, b = sum_dy_xhat[c] * inv_count;
-    dx[i] += gamma[c] * iv * (dy[i] - a - (x[i] - mean[c]) * iv * b);
+    dx[i] += gamma[c] * xhat.inv[c] * (dy[i] - a - xhat(i, c) * b);
   }
 };
 
@@ -283,12 +281,12 @@ struct batch_norm_primitives_node : attngan::detail::node<T, B> {
     const T* x = this->inputs[0]->value.data();
     const T* gamma = this->inputs[1]->value.data();
     const T* dy = this->grad.data();
-    const channel_of ch = channel_of::make(l);
+    const bn_normalised<T> xhat{x, mean.data(), inv.data(), channel_of::make(l)};
     tensor<T, B> sums{shape(2, l.c)};  // Σdy, Σdy·x̂
     T* sum_dy = sums.data();
     T* sum_dy_xhat = sums.data() + l.c;
     channel_sums<B>(sum_dy, l, bn_value<T>{dy}, T(1));
-    channel_sums<B>(sum_dy_xhat, l, bn_dy_xhat<T>{x, dy, mean.data(), inv.data(), ch}, T(1));
+    channel_sums<B>(sum_dy_xhat, l, bn_dy_xhat<T>{xhat, dy}, T(1));
     if (wants[1] || wants[2])
       primitives::for_each_index<B>(
           l.c, bn_parameter_grads<T>{sum_dy, sum_dy_xhat, wants[1] ? this->inputs[1]->grad_buffer() : nullptr,
@@ -296,8 +294,8 @@ struct batch_norm_primitives_node : attngan::detail::node<T, B> {
     if (wants[0])
       primitives::for_each_index<B>(
           this->value.numel(),
-          bn_input_grad<T>{x, dy, mean.data(), inv.data(), gamma, sum_dy, sum_dy_xhat,
-                           this->inputs[0]->grad_buffer(), T(1.0 / double(l.count())), ch});
+          bn_input_grad<T>{xhat, dy, gamma, sum_dy, sum_dy_xhat, this->inputs[0]->grad_buffer(),
+                           T(1.0 / double(l.count()))});
   }
 };
 
@@ -318,9 +316,9 @@ batch_norm_result<T, B> batch_norm_training(const var<T, B>& x, const var<T, B>&
   detail::channel_sums<B>(mean_t.data(), l, detail::bn_value<T>{xv}, inv_count);
   detail::channel_sums<B>(var_t.data(), l, detail::bn_centred_square<T>{xv, mean_t.data(), ch}, inv_count);
   primitives::for_each_index<B>(l.c, detail::bn_inverse_std<T>{var_t.data(), inv_t.data(), eps});
-  primitives::for_each_index<B>(s.numel(), detail::bn_normalise<T>{xv, mean_t.data(), inv_t.data(),
+  primitives::for_each_index<B>(s.numel(), detail::bn_normalise<T>{{xv, mean_t.data(), inv_t.data(), ch},
                                                                    weight.value().data(), bias.value().data(),
-                                                                   out.data(), ch});
+                                                                   out.data()});
   tensor<T, B> mean_kept = mean_t.view(mean_t.shape());  // the node keeps μ for the backward
   var<T, B> result(attngan::detail::make_result<detail::batch_norm_primitives_node<T, B>>(
       std::move(out), {x.node(), weight.node(), bias.node()}, "batch_norm", l, std::move(mean_kept),
