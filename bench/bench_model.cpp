@@ -36,6 +36,8 @@
 #include <optional>
 #include <vector>
 
+#include <sys/resource.h>
+
 using namespace attngan;
 namespace M = attngan::models;
 
@@ -129,6 +131,13 @@ M::gan_hyperparameters demo_hyper() {
   return h;
 }
 
+/// Minor page faults of the process so far: memory touched for the first time.
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
 void demo_iteration(benchmark::State& state) {
   const index_t batch = state.range(0);
   generator rng(1);
@@ -137,10 +146,16 @@ void demo_iteration(benchmark::State& state) {
   // Two untimed iterations first, as oracle_demo_step.py's warm-up (a fixed
   // iteration count and MinWarmUpTime do not combine).
   for (int w = 0; w < 2; ++w) benchmark::DoNotOptimize(tr.step(in.reals, in.caps.ids, in.caps.lengths, in.class_ids).g_total);
+  auto& alloc = cpu::allocator();
+  alloc.reset_counters();
+  const long faults0 = minor_faults();
   for (auto _ : state) {
     const auto l = tr.step(in.reals, in.caps.ids, in.caps.lengths, in.class_ids);
     benchmark::DoNotOptimize(l.g_total);
   }
+  const double n = double(state.iterations());
+  state.counters["faults/it"] = double(minor_faults() - faults0) / n;
+  state.counters["sysallocs/it"] = double(alloc.stats().system_allocs) / n;
   state.counters["images/s"] =
       benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }

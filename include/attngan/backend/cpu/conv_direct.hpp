@@ -37,13 +37,21 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define ATTNGAN_CONV_DIRECT 1
+#if defined(__AVX512F__)
+#define ATTNGAN_CONV_DIRECT_512 1
+#endif
 #endif
 
 namespace attngan::kernels::direct {
 
-inline constexpr index_t rows = 4;      // R: output channels per block
-inline constexpr index_t vectors = 3;   // V: 8-float vectors per block
-inline constexpr index_t span = 8 * vectors;  // P: positions per block
+inline constexpr index_t rows = 4;     // R: output channels per block
+inline constexpr index_t vectors = 3;  // V: vectors per block
+#if defined(ATTNGAN_CONV_DIRECT_512)
+inline constexpr index_t lanes = 16;  // floats per vector: zmm
+#else
+inline constexpr index_t lanes = 8;  // floats per vector: ymm
+#endif
+inline constexpr index_t span = lanes * vectors;  // P: positions per block
 
 /// Whether this build has the kernel (float only).
 template <class T>
@@ -62,7 +70,37 @@ inline bool& enabled() {
 
 inline constexpr index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
 
-#if defined(ATTNGAN_CONV_DIRECT)
+#if defined(ATTNGAN_CONV_DIRECT_512)
+/// out[r·ostride + p] = Σ_c Σ_t w[(c·taps + t)·R + r] · in[c·cstride + off[t] + p], r < R, p < P:
+/// R·V zmm accumulators (of 32), V input vectors and a broadcast.
+inline void block(const float* __restrict w, const float* __restrict in, index_t cstride, const index_t* off,
+                  index_t taps, index_t channels, float* __restrict out, index_t ostride) {
+  __m512 a[rows][vectors];
+#pragma GCC unroll 16
+  for (index_t r = 0; r < rows; ++r)
+#pragma GCC unroll 16
+    for (index_t v = 0; v < vectors; ++v) a[r][v] = _mm512_setzero_ps();
+  for (index_t c = 0; c < channels; ++c) {
+    const float* ic = in + c * cstride;
+    for (index_t t = 0; t < taps; ++t, w += rows) {
+      const float* s = ic + off[t];
+      __m512 x[vectors];
+#pragma GCC unroll 16
+      for (index_t v = 0; v < vectors; ++v) x[v] = _mm512_loadu_ps(s + v * lanes);
+#pragma GCC unroll 16
+      for (index_t r = 0; r < rows; ++r) {
+        const __m512 b = _mm512_set1_ps(w[r]);
+#pragma GCC unroll 16
+        for (index_t v = 0; v < vectors; ++v) a[r][v] = _mm512_fmadd_ps(b, x[v], a[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (index_t r = 0; r < rows; ++r)
+#pragma GCC unroll 16
+    for (index_t v = 0; v < vectors; ++v) _mm512_storeu_ps(out + r * ostride + v * lanes, a[r][v]);
+}
+#elif defined(ATTNGAN_CONV_DIRECT)
 /// out[r·ostride + p] = Σ_c Σ_t w[(c·taps + t)·R + r] · in[c·cstride + off[t] + p], r < R, p < P.
 inline void block(const float* __restrict w, const float* __restrict in, index_t cstride, const index_t* off,
                   index_t taps, index_t channels, float* __restrict out, index_t ostride) {
