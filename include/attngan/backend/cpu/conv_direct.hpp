@@ -1,5 +1,5 @@
 // attngan/backend/cpu/conv_direct.hpp — the register-blocked inner loop of
-// the CPU convolution (AVX2 + FMA, float).
+// the CPU convolution (AVX2 + FMA or AVX-512, float).
 //
 // conv_shifted.hpp turns a convolution into KH·KW GEMMs with K = C per image
 // (tap k's input is a flat, strided view of the padded image). At AttnGAN's
@@ -9,14 +9,19 @@
 // consecutive flat positions, summing over every input channel and tap in
 // registers:
 //     out[r, p] = Σ_c Σ_t w[c, t, r] · in[c·cstride + off[t] + p]
-// per (c, t): V unaligned loads of 8 positions, R weight broadcasts, R·V
-// FMAs. R = 4, V = 3 gives 12 accumulators, 3 input vectors and one
-// broadcast: the 16 ymm registers. The forward uses it with in = the padded
-// image split by stride phase and off[t] = tap t's view; the backward to the
-// input with in = G on the extended grid between zero margins and off[t] the
-// view negated, one stride phase at a time (a gather, so no output is
-// written twice). Output and input rows are padded to whole blocks by the
-// callers, so there are no partial blocks.
+// per (c, t): V unaligned loads of a vector of positions, R weight
+// broadcasts, R·V FMAs. R = 4, V = 3 gives 12 accumulators, 3 input vectors
+// and one broadcast: with AVX2 the 16 ymm registers (P = 24 positions);
+// where the compiler targets AVX-512F the same block in zmm registers
+// (P = 48, twice the work per instruction; on the demo's convolutions
+// 1.2–1.4× faster forward and backward, bench/RESULTS.md). In both, each
+// output position is one lane that sums over c and t in the same order.
+// The forward uses it with in = the padded image split by stride phase and
+// off[t] = tap t's view; the backward to the input with in = G on the
+// extended grid between zero margins and off[t] the view negated, one
+// stride phase at a time (a gather, so no output is written twice). Output
+// and input rows are padded to whole blocks by the callers, so there are no
+// partial blocks.
 //
 // The weight gradient is a reduction over positions (4 rows of G × 3 input
 // views, 12 vector partial sums): it beats Eigen only where one side is RGB
@@ -26,7 +31,7 @@
 //
 // Only for float where the compiler targets AVX2 and FMA (-march=native on
 // x86-64 machines since 2013); elsewhere, and for double, conv_shifted.hpp
-// keeps its GEMMs.
+// keeps its GEMMs. The weight gradient's block stays AVX2 on AVX-512 machines.
 #pragma once
 
 #include <algorithm>
