@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 namespace test_tensor {
@@ -35,6 +37,28 @@ TEST_CASE("tensor: clone is a deep copy, move transfers ownership") {
   CHECK(m.data() == p);
   CHECK_FALSE(t.defined());  // NOLINT(bugprone-use-after-move): moved-from state is specified
   CHECK_THROWS_AS((void)t.clone(), value_error);
+}
+
+TEST_CASE("tensor: zeros, fill and clone of large tensors (the cpu's threaded memset and memcpy)") {
+  // Sizes on both sides of cpu::parallel_bytes, and odd ones, so the shares
+  // end inside a page and the last share is short.
+  for (const index_t n : {index_t(1000), index_t(65535), index_t(65536), index_t(1'000'003), index_t(3'145'727)}) {
+    CAPTURE(n);
+    auto t = tcpu<float>::full(shape(n), 3.5f);  // the block may come back from the cache
+    t.fill(0.f);
+    const auto z = t.to_vector();
+    CHECK(std::count(z.begin(), z.end(), 0.f) == n);
+    for (index_t i = 0; i < n; ++i) t.data()[i] = float(i % 977) - 400.f;
+    const auto c = t.clone();
+    CHECK(c.to_vector() == t.to_vector());
+    t.fill(-0.f);  // not all-zero bits: the sign must survive
+    CHECK(std::signbit(t.item(n - 1)));
+    CHECK(std::signbit(t.item(0)));
+    auto big = tcpu<double>::full(shape(n), 1.0);
+    big.fill(0.0);
+    CHECK(big.item(n - 1) == 0.0);
+    CHECK(big.item(n / 2) == 0.0);
+  }
 }
 
 TEST_CASE("tensor: view, reshape and slice alias memory without copying") {

@@ -147,10 +147,16 @@ class tensor {
   void fill(T value) {
     require_defined("tensor::fill");
     if constexpr (Backend::is_host) {
+      if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
+        if (zero_bits(value)) {  // the host backend's own memset (cpu: split over its threads)
+          Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));
+          return;
+        }
+      }
       std::fill_n(data(), numel(), value);
     } else if constexpr (requires(T* p, index_t n, T v) { Backend::fill_value(p, n, v); }) {
       if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
-        if (value == T(0)) {  // all-zero bits are 0 for every element type: a memset
+        if (zero_bits(value)) {  // all-zero bits are 0 for every element type: a memset
           Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));
           return;
         }
@@ -212,6 +218,12 @@ class tensor {
 
   void require_defined(const char* op) const {
     if (!defined()) throw value_error(op, "the tensor is undefined (default-constructed or moved from)");
+  }
+
+  /// Whether value's bytes are all zero, so a memset writes it (−0.0 is not).
+  static bool zero_bits(T value) noexcept {
+    const T zero{};
+    return std::memcmp(&value, &zero, sizeof(T)) == 0;
   }
 
   std::shared_ptr<detail::storage<Backend>> storage_;

@@ -80,6 +80,36 @@ struct cpu : detail::host_memory_ops {
       f(begin, end);
     }
   }
+
+  /// Above this many bytes, zero_fill and copy_within split the work over
+  /// the threads: the backward zeroes every gradient buffer before its first
+  /// accumulation, and one thread's memset of them left the other core idle.
+  static constexpr std::size_t parallel_bytes = std::size_t(1) << 18;
+
+  /// Sets `bytes` bytes at p to zero (tensor::fill with 0).
+  static void zero_fill(void* p, std::size_t bytes) {
+    if (bytes < parallel_bytes || threads() == 1) {
+      std::memset(p, 0, bytes);
+      return;
+    }
+    char* c = static_cast<char*>(p);
+    parallel_shares(index_t(bytes), 4096, [c](index_t b, index_t e) {
+      if (e > b) std::memset(c + b, 0, std::size_t(e - b));
+    });
+  }
+
+  /// memcpy of host memory, split over the threads above parallel_bytes.
+  static void copy_within(void* dst, const void* src, std::size_t bytes) {
+    if (bytes < parallel_bytes || threads() == 1) {
+      std::memcpy(dst, src, bytes);
+      return;
+    }
+    char* d = static_cast<char*>(dst);
+    const char* s = static_cast<const char*>(src);
+    parallel_shares(index_t(bytes), 4096, [d, s](index_t b, index_t e) {
+      if (e > b) std::memcpy(d + b, s + b, std::size_t(e - b));
+    });
+  }
 };
 
 static_assert(backend<cpu>);
