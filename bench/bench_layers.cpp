@@ -121,6 +121,18 @@ void batch_norm_glu(benchmark::State& state) {
   run_layer<nn::sequential<nn::batch_norm2d<128>, nn::glu>>(state, shape(20, 128, 64, 64));
 }
 
+// The DAMSM image encoder's input: a batch of 64² images resized to 128², forward and backward.
+void demo_resize_bilinear(benchmark::State& state) {
+  generator rng(1);
+  V x = V::leaf(rng.normal<float, cpu>(shape(32, 3, 64, 64)), true);
+  for (auto _ : state) {
+    x.zero_grad();
+    V y = nn::functional::resize_bilinear(x, 128, 128, false);
+    backward(y, tensor<float, cpu>::full(y.shape(), 1.f));
+    benchmark::DoNotOptimize(x.grad().data());
+  }
+}
+
 }  // namespace
 
 BENCHMARK(conv3x3_64_128)->Args({2, 64})->Args({2, 128})->Args({20, 64})->Args({20, 128})
@@ -133,5 +145,6 @@ BENCHMARK(demo_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->
 BENCHMARK(demo_small_conv3x3_4x4)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_small_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_small_conv3x3_s2_7x7)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_resize_bilinear)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(bilstm_text_encoder)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -68,6 +68,31 @@ TEST_CASE("gradcheck: pooling and resizing") {
   }
 }
 
+TEST_CASE("resize_bilinear: a backward large enough to split its planes between threads, plane by plane") {
+  // Linear, so Σ dx·x = Σ y·g on every plane for loss = Σ y·g: a plane the
+  // threads skip or both write breaks it. 15 planes of 128² outputs (the
+  // demo's 64² → 128² resize) count as 245,760 elements, above the cpu's
+  // serial limit.
+  const index_t planes = 15, in = 64, out = 128;
+  for (bool align : {true, false}) {
+    CAPTURE(align);
+    vd x = vd::leaf(randn<double>(shape(5, 3, in, in), 3), true);
+    const auto g = randn<double>(shape(5, 3, out, out), 4);
+    vd y = F::resize_bilinear(x, out, out, align);
+    backward(sum(y * vd::leaf(g.clone())));
+    const auto xs = x.value().to_vector(), dxs = x.grad().to_vector(), ys = y.value().to_vector(),
+               gs = g.to_vector();
+    int wrong = 0;
+    for (index_t p = 0; p < planes; ++p) {
+      double lhs = 0, rhs = 0;
+      for (index_t i = 0; i < in * in; ++i) lhs += dxs[std::size_t(p * in * in + i)] * xs[std::size_t(p * in * in + i)];
+      for (index_t i = 0; i < out * out; ++i) rhs += ys[std::size_t(p * out * out + i)] * gs[std::size_t(p * out * out + i)];
+      if (!(std::abs(lhs - rhs) <= 1e-9 * (1 + std::abs(rhs)))) ++wrong;
+    }
+    CHECK(wrong == 0);
+  }
+}
+
 TEST_CASE("dropout: Philox mask, scaled by 1/(1-p), the same gradient mask, identity in evaluation") {
   vf x = vf::leaf(tcpu<float>::full(shape(1000, 100), 1.f), true);
   generator rng(9);

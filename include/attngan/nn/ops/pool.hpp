@@ -200,6 +200,7 @@ struct bilinear_backward {  // per plane: scatter each output's gradient to its 
   const T* g;
   T* dx;
   bilinear_axis<T> ah, aw;
+  index_t work_per_index() const { return ah.out * aw.out; }  // one index is a whole plane
   ATTNGAN_HD void operator()(index_t plane) const {
     T* d = dx + plane * ah.in * aw.in;
     const T* gp = g + plane * ah.out * aw.out;
