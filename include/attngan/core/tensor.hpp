@@ -146,21 +146,15 @@ class tensor {
 
   void fill(T value) {
     require_defined("tensor::fill");
-    if constexpr (Backend::is_host) {
-      if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
-        if (zero_bits(value)) {  // the host backend's own memset (cpu: split over its threads)
-          Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));
-          return;
-        }
+    if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
+      if (zero_bits(value)) {  // the backend's memset (cpu: split over its threads; cuda: cudaMemsetAsync)
+        Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));
+        return;
       }
+    }
+    if constexpr (Backend::is_host) {
       std::fill_n(data(), numel(), value);
     } else if constexpr (requires(T* p, index_t n, T v) { Backend::fill_value(p, n, v); }) {
-      if constexpr (requires(void* p, std::size_t n) { Backend::zero_fill(p, n); }) {
-        if (zero_bits(value)) {  // all-zero bits are 0 for every element type: a memset
-          Backend::zero_fill(data(), std::size_t(numel()) * sizeof(T));
-          return;
-        }
-      }
       Backend::fill_value(data(), numel(), value);  // a device kernel, no host staging
     } else {
       std::vector<T> host(std::size_t(numel()), value);

@@ -88,26 +88,28 @@ struct cpu : detail::host_memory_ops {
 
   /// Sets `bytes` bytes at p to zero (tensor::fill with 0).
   static void zero_fill(void* p, std::size_t bytes) {
-    if (bytes < parallel_bytes || threads() == 1) {
-      std::memset(p, 0, bytes);
-      return;
-    }
     char* c = static_cast<char*>(p);
-    parallel_shares(index_t(bytes), 4096, [c](index_t b, index_t e) {
-      if (e > b) std::memset(c + b, 0, std::size_t(e - b));
-    });
+    over_bytes(bytes, [c](std::size_t at, std::size_t n) { std::memset(c + at, 0, n); });
   }
 
-  /// memcpy of host memory, split over the threads above parallel_bytes.
+  /// memcpy of host memory.
   static void copy_within(void* dst, const void* src, std::size_t bytes) {
-    if (bytes < parallel_bytes || threads() == 1) {
-      std::memcpy(dst, src, bytes);
-      return;
-    }
     char* d = static_cast<char*>(dst);
     const char* s = static_cast<const char*>(src);
-    parallel_shares(index_t(bytes), 4096, [d, s](index_t b, index_t e) {
-      if (e > b) std::memcpy(d + b, s + b, std::size_t(e - b));
+    over_bytes(bytes, [d, s](std::size_t at, std::size_t n) { std::memcpy(d + at, s + at, n); });
+  }
+
+ private:
+  /// f(offset, length) over [0, bytes): once below parallel_bytes, else once
+  /// per thread on its share (whole 4 KiB pages but the last).
+  template <class F>
+  static void over_bytes(std::size_t bytes, const F& f) {
+    if (bytes < parallel_bytes || threads() == 1) {
+      f(0, bytes);
+      return;
+    }
+    parallel_shares(index_t(bytes), 4096, [&f](index_t b, index_t e) {
+      if (e > b) f(std::size_t(b), std::size_t(e - b));
     });
   }
 };

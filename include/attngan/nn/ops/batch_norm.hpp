@@ -148,7 +148,6 @@ batch_norm_result<T> batch_norm_training(const var<T, cpu>& x, const var<T, cpu>
   return {std::move(result), std::move(mean_t), std::move(var_t)};
 }
 
-
 // ---------------------------------------------------------------- other backends
 
 namespace detail {
