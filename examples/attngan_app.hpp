@@ -54,17 +54,14 @@ using B = attngan::cpu;
 #endif
 using preset = models::small_preset;
 inline constexpr int damsm_size = 64;  // the side of the images DAMSM pretraining loads: G's last stage
-// The image encoder (models::demo_image_encoder): it resizes its 64² images
-// to 128² (bilinear), as the original resizes 256² to 299². At 64² its local
-// features were a 3 × 3 grid, too coarse to tell a crown's colour (07_evaluate
-// --part-swaps on real birds: crown 70.8 % at 64², 88.8 % at 128²;
-// bench/RESULTS.md, "What the DAMSM encoders tell apart, part by part"). It is
-// narrower than the oracle's small encoder (its 768-channel local grid, a 512
-// then 2048 global branch): 256 local channels, 256 then 512 globally. Half
-// the encoder's FLOPs, which G's update runs forward and backward every step;
-// in session 25's screening the demo's scores held (R-precision 80.7 %, part
-// colours 75.9 %, crown 84.0 %; bench/RESULTS.md, "A narrower image encoder
-// for the demo").
+// The image encoder: models::demo_image_encoder (image_encoder.hpp says why
+// 128² input and which widths). At 64² its local features were a 3 × 3 grid,
+// too coarse to tell a crown's colour (07_evaluate --part-swaps on real birds:
+// crown 70.8 % at 64², 88.8 % at 128²; bench/RESULTS.md, "What the DAMSM
+// encoders tell apart, part by part"); with the narrower widths the demo's
+// scores held in session 25's screening (R-precision 80.7 %, part colours
+// 75.9 %, crown 84.0 %; bench/RESULTS.md, "A narrower image encoder for the
+// demo").
 using image_encoder_spec = models::demo_image_encoder<preset::nef>;
 using text_encoder_spec = models::text_encoder_for<preset>;
 using text_network = nn::network<text_encoder_spec, T, B>;
