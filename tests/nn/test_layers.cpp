@@ -161,6 +161,10 @@ TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifte
       {"3x3 s1 p1 at 24x24, 16 -> 3 (RGB out), batch 2", shape(2, 16, 24, 24), shape(3, 16, 3, 3), {1, 1, 1, 1}, true},
       {"4x4 s2 p1 at 32x32, 3 -> 16 (RGB in), batch 3", shape(3, 3, 32, 32), shape(16, 3, 4, 4), {2, 2, 1, 1}, false},
       {"4x4 s2 p1 at 8x8, 24 -> 40, batch 4", shape(4, 24, 8, 8), shape(40, 24, 4, 4), {2, 2, 1, 1}, false},
+      // the image encoders' first layer (RGB -> 32, 3×3 s2 p0): shifted where the direct kernel runs it
+      {"3x3 s2 p0 at 31x31, 3 -> 32 (RGB in), batch 3", shape(3, 3, 31, 31), shape(32, 3, 3, 3), {2, 2, 0, 0}, false},
+      // column padding wider than the stride: dx gathered back from column phases that start past it
+      {"5x5 s(2, 3) p(1, 4)", shape(2, 3, 9, 13), shape(4, 3, 5, 5), {2, 3, 1, 4}, true},
   };
   std::uint64_t seed = 10;
   for (const auto& k : cases) {
@@ -238,14 +242,20 @@ TEST_CASE("conv2d on the cpu backend equals the definition, and so do the shifte
 TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") {
   using nn::functional::conv2d_options;
   const auto takes = [](const shape& x, const shape& w, const conv2d_options& o) {
-    return kernels::shifted_applies(nn::functional::detail::conv_geometry_of(x, w, o), x[0], w[0]);
+    return kernels::shifted_applies<float>(nn::functional::detail::conv_geometry_of(x, w, o), x[0], w[0]);
   };
   // the demo's G (32 -> 64 channels, 3x3, 64²) and D (16 -> 32, 4x4 s2; RGB -> 16, 4x4 s2), batch 32
   CHECK(takes(shape(32, 32, 64, 64), shape(64, 32, 3, 3), {1, 1, 1, 1}));
   CHECK(takes(shape(32, 16, 32, 32), shape(32, 16, 4, 4), {2, 2, 1, 1}));
   CHECK(takes(shape(32, 3, 64, 64), shape(16, 3, 4, 4), {2, 2, 1, 1}));
-  // the bird D256's first layer (RGB -> 64 channels) and its deep 8² layers at batch 2 keep im2col
+  // RGB into more than 16 channels (the bird D256's first layer, the image encoders' first) only where the
+  // direct kernel runs it; the deep 8² layers at batch 2 keep im2col
+  const bool direct = kernels::direct::available<float> && kernels::direct::enabled();
+  CHECK(takes(shape(2, 3, 256, 256), shape(64, 3, 4, 4), {2, 2, 1, 1}) == direct);
+  CHECK(takes(shape(32, 3, 128, 128), shape(32, 3, 3, 3), {2, 2, 0, 0}) == direct);
+  kernels::direct::enabled() = false;
   CHECK_FALSE(takes(shape(2, 3, 256, 256), shape(64, 3, 4, 4), {2, 2, 1, 1}));
+  kernels::direct::enabled() = true;
   CHECK_FALSE(takes(shape(2, 512, 8, 8), shape(1024, 512, 3, 3), {1, 1, 1, 1}));
   // a 1x1 convolution reads the image directly
   CHECK_FALSE(takes(shape(32, 32, 64, 64), shape(64, 32, 1, 1), {1, 1, 0, 0}));

@@ -45,13 +45,16 @@ namespace attngan::kernels {
 ///  - few output pixels for the weights (batch · Ho · Wo < 16 · O): the
 ///    per-call cost of re-laying the weights and of the per-thread dW
 ///    partials is not repaid (the deep 8² and 4² layers at batch 2);
-///  - RGB input (C < 4) into more than 16 channels: one GEMM with K = 3 per
-///    tap rewrites the O-channel accumulator KH·KW times.
-inline bool shifted_applies(const conv_geometry& g, index_t batch, index_t out_channels) {
+///  - RGB input (C < 4) into more than 16 channels, unless the direct kernel
+///    runs it: one GEMM with K = 3 per tap rewrites the O-channel accumulator
+///    KH·KW times. The direct kernel keeps its accumulator in registers and
+///    beats im2col there (bench/RESULTS.md, "RGB layers by the direct kernel").
+template <class T>
+bool shifted_applies(const conv_geometry& g, index_t batch, index_t out_channels) {
   if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0)
     return false;
   if (batch * g.out_h * g.out_w < 16 * out_channels) return false;
-  return g.channels >= 4 || out_channels <= 16;
+  return g.channels >= 4 || out_channels <= 16 || (direct::available<T> && direct::enabled());
 }
 
 template <class T>
@@ -319,9 +322,12 @@ struct shifted_conv {
           const T* src = prow + g.pad_w;
           for (index_t w = 0; w < W; ++w) dst[w] += src[w];
         } else {
-          for (index_t w = 0; w < W; ++w) {
-            const index_t z = w + g.pad_w;
-            dst[w] += prow[(z % sw) * ps + z / sw];
+          // Column w (padded z = w + PW) is in column phase z mod sw at z / sw: phase
+          // by phase, w = j·sw + b − PW, each w still written once.
+          for (index_t b = 0; b < sw; ++b) {
+            const T* src = prow + b * ps;
+            const index_t j_lo = b >= g.pad_w ? 0 : (g.pad_w - b + sw - 1) / sw;
+            for (index_t j = j_lo, w = j_lo * sw + b - g.pad_w; w < W; ++j, w += sw) dst[w] += src[j];
           }
         }
       }

@@ -237,7 +237,7 @@ struct conv2d_node : node<T, B> {
       return;
     }
     if constexpr (std::is_same_v<B, cpu>) {
-      if (kernels::shifted_applies(g, batch, out_channels)) {
+      if (kernels::shifted_applies<T>(g, batch, out_channels)) {
         kernels::shifted_conv_backward<T>(g, batch, out_channels, x.value.data(), w.value.data(), G,
                                           wants[1] ? w.grad_buffer() : nullptr, wants[0] ? x.grad_buffer() : nullptr);
         backward_bias(wants, G);
@@ -385,7 +385,7 @@ var<T, B> conv2d(const var<T, B>& x, const var<T, B>& weight, const var<T, B>& b
     done = true;
   }
   if constexpr (std::is_same_v<B, cpu>) {
-    if (!done && kernels::shifted_applies(g, n, oc)) {
+    if (!done && kernels::shifted_applies<T>(g, n, oc)) {
       kernels::shifted_conv_forward<T>(g, n, oc, x.value().data(), weight.value().data(), out.data(), beta != T(0));
       done = true;
     }
