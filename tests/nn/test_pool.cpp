@@ -93,6 +93,68 @@ TEST_CASE("resize_bilinear: a backward large enough to split its planes between 
   }
 }
 
+namespace {
+/// The cpu backend hands each thread a [begin, end) of indices and calls an
+/// evaluator's host-only range() on it where there is one. range() must write
+/// exactly what operator() writes index by index, from any begin to any end:
+/// mid-row, a row at a time, one element, the whole. `make(dst)` builds the
+/// evaluator writing to dst; `dst0` is dst's starting content (accumulating
+/// evaluators add to it). Compared bit for bit.
+template <class Make>
+void check_range_matches_indices(const std::string& what, index_t n, const std::vector<float>& dst0, Make&& make) {
+  CAPTURE(what);
+  std::vector<float> by_index = dst0;
+  const auto ev = make(by_index.data());
+  for (index_t i = 0; i < n; ++i) ev(i);
+  const std::vector<std::vector<index_t>> cuts{
+      {0, n}, {0, 1, 2, 7, 64, n / 3, n / 3 + 5, n - 1, n}, {0, 13, 29, 31, 97, 200, n}};
+  for (const auto& c : cuts) {
+    std::vector<float> by_range = dst0;
+    const auto er = make(by_range.data());
+    for (std::size_t k = 0; k + 1 < c.size(); ++k) er.range(c[k], c[k + 1]);
+    int differ = 0;
+    for (std::size_t i = 0; i < by_range.size(); ++i) differ += by_range[i] != by_index[i];
+    CHECK(differ == 0);
+  }
+}
+}  // namespace
+
+TEST_CASE("host copy kernels: range() writes what operator() writes, from any begin to any end") {
+  using namespace F::detail;
+  const auto x = randn<float>(shape(3, 5, 7, 9), 21).to_vector();  // 945 values
+  const auto noise = [](std::size_t n, std::uint64_t seed) { return randn<float>(shape(index_t(n)), seed).to_vector(); };
+  // resize, up and down, both corner modes: 3·5 planes of 7×9 to 11×4
+  for (bool align : {false, true}) {
+    const bilinear_axis<float> ah{7, 11, align}, aw{9, 4, align};
+    check_range_matches_indices("bilinear", 15 * 11 * 4, std::vector<float>(15 * 11 * 4, 0.f), [&](float* d) {
+      return bilinear_kernel<float>{x.data(), d, ah, aw};
+    });
+  }
+  // every pair of axes of the rank-4 shape swapped, written and accumulated
+  for (int a = 0; a < 4; ++a)
+    for (int b = a + 1; b < 4; ++b)
+      for (bool acc : {false, true})
+        check_range_matches_indices("transpose", 945, noise(945, 22), [&](float* d) {
+          return make_transpose<float>(x.data(), d, shape(3, 5, 7, 9), a, b, acc);
+        });
+  // a part of 2 of 6 channels at offset 3 (inner 7·9), into the output and back
+  check_range_matches_indices("concat into the output", 3 * 2 * 63, noise(3 * 6 * 63, 23), [&](float* d) {
+    return concat_part<float>{x.data(), d, 2, 63, 6, 3, true};
+  });
+  const auto whole = noise(3 * 6 * 63, 24);
+  check_range_matches_indices("concat's gradient", 3 * 2 * 63, noise(3 * 2 * 63, 25), [&](float* d) {
+    return concat_part<float>{whole.data(), d, 2, 63, 6, 3, false};
+  });
+  // 3 images of 5 channels of 63 pixels, to the wide layout and back (set and added)
+  check_range_matches_indices("images to wide", 945, std::vector<float>(945, 0.f), [&](float* d) {
+    return images_to_wide<float>{x.data(), d, 5, 63, 3};
+  });
+  for (bool acc : {false, true})
+    check_range_matches_indices("wide to images", 945, noise(945, 26), [&](float* d) {
+      return wide_to_images<float>{x.data(), d, 5, 63, 3, acc};
+    });
+}
+
 TEST_CASE("dropout: Philox mask, scaled by 1/(1-p), the same gradient mask, identity in evaluation") {
   vf x = vf::leaf(tcpu<float>::full(shape(1000, 100), 1.f), true);
   generator rng(9);

@@ -118,6 +118,16 @@ struct images_to_wide {  // dst (O, n·P)[o, m·P + p] = src (n, O, P)[m, o, p]
     const index_t p = i % pixels, mp = i / pixels, m = mp % images, o = mp / images;
     dst[i] = src[(m * channels + o) * pixels + p];
   }
+  // Host: a run of pixels at a time, its (o, m) found once.
+  void range(index_t begin, index_t end) const {
+    for (index_t i = begin; i < end;) {
+      const index_t p = i % pixels, mp = i / pixels, m = mp % images, o = mp / images;
+      const index_t len = pixels - p < end - i ? pixels - p : end - i;
+      const T* s = src + (m * channels + o) * pixels + p;
+      for (index_t j = 0; j < len; ++j) dst[i + j] = s[j];
+      i += len;
+    }
+  }
 };
 
 template <class T>
@@ -130,6 +140,21 @@ struct wide_to_images {  // dst (n, O, P)[m, o, p] = src (O, n·P)[o, m·P + p] 
     const index_t p = i % pixels, mo = i / pixels, o = mo % channels, m = mo / channels;
     const T v = src[(o * images + m) * pixels + p];
     dst[i] = accumulate ? dst[i] + v : v;
+  }
+  // Host: a run of pixels at a time, its (m, o) found once.
+  void range(index_t begin, index_t end) const {
+    for (index_t i = begin; i < end;) {
+      const index_t p = i % pixels, mo = i / pixels, o = mo % channels, m = mo / channels;
+      const index_t len = pixels - p < end - i ? pixels - p : end - i;
+      const T* s = src + (o * images + m) * pixels + p;
+      T* d = dst + i;
+      if (accumulate) {
+        for (index_t j = 0; j < len; ++j) d[j] += s[j];
+      } else {
+        for (index_t j = 0; j < len; ++j) d[j] = s[j];
+      }
+      i += len;
+    }
   }
 };
 

@@ -193,6 +193,25 @@ struct bilinear_kernel {
     out[i] = (T(1) - lh) * ((T(1) - lw) * p[h0 * aw.in + w0] + lw * p[h0 * aw.in + w1]) +
              lh * ((T(1) - lw) * p[h1 * aw.in + w0] + lw * p[h1 * aw.in + w1]);
   }
+  // Host: a run along an output row at a time, its plane and row taps found once; the same arithmetic.
+  void range(index_t begin, index_t end) const {
+    for (index_t i = begin; i < end;) {
+      const index_t ow0 = i % aw.out, row = i / aw.out, oh = row % ah.out, plane = row / ah.out;
+      const index_t len = aw.out - ow0 < end - i ? aw.out - ow0 : end - i;
+      index_t h0, h1;
+      T lh;
+      ah.taps(oh, h0, h1, lh);
+      const T* r0 = x + plane * ah.in * aw.in + h0 * aw.in;
+      const T* r1 = x + plane * ah.in * aw.in + h1 * aw.in;
+      for (index_t j = 0; j < len; ++j) {
+        index_t w0, w1;
+        T lw;
+        aw.taps(ow0 + j, w0, w1, lw);
+        out[i + j] = (T(1) - lh) * ((T(1) - lw) * r0[w0] + lw * r0[w1]) + lh * ((T(1) - lw) * r1[w0] + lw * r1[w1]);
+      }
+      i += len;
+    }
+  }
 };
 
 template <class T>

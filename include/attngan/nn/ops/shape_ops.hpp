@@ -31,6 +31,21 @@ struct concat_part {  // out[o, first + k, in] = x[o, k, in]   (Forward)  or  dx
     else
       dst[i] += src[j];
   }
+  // Host: for each o, the part's n·inner elements are one contiguous run on both sides.
+  void range(index_t begin, index_t end) const {
+    const index_t run = n * inner;
+    for (index_t i = begin; i < end;) {
+      const index_t off = i % run, o = i / run;
+      const index_t len = run - off < end - i ? run - off : end - i;
+      const index_t j = (o * total + first) * inner + off;
+      if (to_output) {
+        for (index_t e = 0; e < len; ++e) dst[j + e] = src[i + e];
+      } else {
+        for (index_t e = 0; e < len; ++e) dst[i + e] += src[j + e];
+      }
+      i += len;
+    }
+  }
 };
 
 struct axis_split {
@@ -79,6 +94,34 @@ struct transpose_kernel {  // out = x with axes a and b of the padded rank-4 sha
       out[i] += x[src];
     else
       out[i] = x[src];
+  }
+  // Host: the index decomposed once, then a run along the last axis at a
+  // time (stride x_strides_for_out[3] in x) and a carry into the others.
+  void range(index_t begin, index_t end) const {
+    if (begin >= end) return;
+    index_t at[4], rest = begin;
+    for (int k = 3; k >= 0; --k) {
+      at[k] = rest % out_dims[k];
+      rest /= out_dims[k];
+    }
+    const index_t step = x_strides_for_out[3];
+    for (index_t i = begin; i < end;) {
+      const index_t len = out_dims[3] - at[3] < end - i ? out_dims[3] - at[3] : end - i;
+      const T* s = x + at[0] * x_strides_for_out[0] + at[1] * x_strides_for_out[1] + at[2] * x_strides_for_out[2] +
+                   at[3] * step;
+      T* o = out + i;
+      if (accumulate) {
+        for (index_t j = 0; j < len; ++j) o[j] += s[j * step];
+      } else {
+        for (index_t j = 0; j < len; ++j) o[j] = s[j * step];
+      }
+      i += len;
+      at[3] = 0;
+      for (int k = 2; k >= 0; --k) {
+        if (++at[k] < out_dims[k]) break;
+        at[k] = 0;
+      }
+    }
   }
 };
 
