@@ -153,6 +153,13 @@ TEST_CASE("host copy kernels: range() writes what operator() writes, from any be
     check_range_matches_indices("wide to images", 945, noise(945, 26), [&](float* d) {
       return wide_to_images<float>{x.data(), d, 5, 63, 3, acc};
     });
+  // the up-block's phase interleave (upsample_conv.hpp): z (2, 4·3, 5, 6) to y (2, 3, 8, 10), and its gradient
+  check_range_matches_indices("phase interleave", 480, std::vector<float>(480, 0.f), [&](float* d) {
+    return phase_interleave_kernel<float>{x.data(), d, 3, 4, 5};
+  });
+  check_range_matches_indices("phase interleave's gradient", 720, noise(720, 27), [&](float* d) {
+    return phase_interleave_backward<float>{x.data(), d, 3, 4, 5};
+  });
 }
 
 TEST_CASE("dropout: Philox mask, scaled by 1/(1-p), the same gradient mask, identity in evaluation") {
