@@ -74,6 +74,14 @@ void demo_conv3x3_16_3(benchmark::State& state) {
 void demo_down_conv4x4_s2_rgb(benchmark::State& state) {
   demo_conv<nn::conv2d<3, 16, 4, 4, 2, 1>>(state, shape(32, 3, 64, 64), 16, 32, 16);
 }
+// The demo's image encoder (models::demo_image_encoder): its first layer, RGB -> 32, 3×3 s2 on the 128²
+// input (Arg 0: direct kernel off, so im2col; Arg 1: the direct kernel), and its second, 32 -> 64 at 63².
+void demo_encoder_conv3x3_s2_rgb(benchmark::State& state) {
+  demo_conv<nn::conv2d<3, 32, 3, 3, 2, 0>>(state, shape(32, 3, 128, 128), 32, 63, 9);
+}
+void demo_encoder_conv3x3_s2(benchmark::State& state) {
+  demo_conv<nn::conv2d<32, 64, 3, 3, 2, 0>>(state, shape(32, 32, 63, 63), 64, 31, 9);
+}
 void demo_down_conv4x4_s2(benchmark::State& state) {
   demo_conv<nn::conv2d<16, 32, 4, 4, 2, 1>>(state, shape(32, 16, 32, 32), 32, 16, 16);
 }
@@ -144,6 +152,8 @@ BENCHMARK(demo_down_conv4x4_s2_rgb)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecon
 BENCHMARK(demo_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_small_conv3x3_4x4)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_small_down_conv4x4_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_encoder_conv3x3_s2_rgb)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(demo_encoder_conv3x3_s2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_small_conv3x3_s2_7x7)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(demo_resize_bilinear)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(batch_norm_glu)->Unit(benchmark::kMillisecond)->UseRealTime();

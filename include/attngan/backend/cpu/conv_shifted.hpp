@@ -48,7 +48,8 @@ namespace attngan::kernels {
 ///  - RGB input (C < 4) into more than 16 channels, unless the direct kernel
 ///    runs it: one GEMM with K = 3 per tap rewrites the O-channel accumulator
 ///    KH·KW times. The direct kernel keeps its accumulator in registers and
-///    beats im2col there (bench/RESULTS.md, "RGB layers by the direct kernel").
+///    beats im2col there (bench/RESULTS.md, "Copy kernels without divisions, RGB
+///    layers by the direct kernel").
 template <class T>
 bool shifted_applies(const conv_geometry& g, index_t batch, index_t out_channels) {
   if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0)
