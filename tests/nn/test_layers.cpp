@@ -250,7 +250,7 @@ TEST_CASE("conv2d on the cpu backend: which layers take the shifted-GEMM path") 
   CHECK(takes(shape(32, 3, 64, 64), shape(16, 3, 4, 4), {2, 2, 1, 1}));
   // RGB into more than 16 channels (the bird D256's first layer, the image encoders' first) only where the
   // direct kernel runs it; the deep 8² layers at batch 2 keep im2col
-  const bool direct = kernels::direct::available<float> && kernels::direct::enabled();
+  const bool direct = kernels::direct::active<float>();
   CHECK(takes(shape(2, 3, 256, 256), shape(64, 3, 4, 4), {2, 2, 1, 1}) == direct);
   CHECK(takes(shape(32, 3, 128, 128), shape(32, 3, 3, 3), {2, 2, 0, 0}) == direct);
   kernels::direct::enabled() = false;

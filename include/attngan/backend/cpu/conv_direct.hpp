@@ -73,82 +73,62 @@ inline bool& enabled() {
   return on;
 }
 
+/// Whether convolutions of T run by this kernel: the build has it and the switch is on.
+template <class T>
+bool active() {
+  return available<T> && enabled();
+}
+
 inline constexpr index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
 
+#if defined(ATTNGAN_CONV_DIRECT)
+/// The vector the block works in: zmm where the compiler targets AVX-512F, else ymm.
+struct vec {
 #if defined(ATTNGAN_CONV_DIRECT_512)
+  using type = __m512;
+  static type zero() { return _mm512_setzero_ps(); }
+  static type load(const float* p) { return _mm512_loadu_ps(p); }
+  static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+#else
+  using type = __m256;
+  static type zero() { return _mm256_setzero_ps(); }
+  static type load(const float* p) { return _mm256_loadu_ps(p); }
+  static type broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+#endif
+};
+
 /// out[r·ostride + p] = Σ_c Σ_t w[(c·taps + t)·R + r] · in[c·cstride + off[t] + p], r < R, p < P:
-/// R·V zmm accumulators (of 32), V input vectors and a broadcast.
+/// R·V accumulators, V input vectors and a broadcast, all in registers (the loops unrolled).
 inline void block(const float* __restrict w, const float* __restrict in, index_t cstride, const index_t* off,
                   index_t taps, index_t channels, float* __restrict out, index_t ostride) {
-  __m512 a[rows][vectors];
+  vec::type a[rows][vectors];
 #pragma GCC unroll 16
   for (index_t r = 0; r < rows; ++r)
 #pragma GCC unroll 16
-    for (index_t v = 0; v < vectors; ++v) a[r][v] = _mm512_setzero_ps();
+    for (index_t v = 0; v < vectors; ++v) a[r][v] = vec::zero();
   for (index_t c = 0; c < channels; ++c) {
     const float* ic = in + c * cstride;
     for (index_t t = 0; t < taps; ++t, w += rows) {
       const float* s = ic + off[t];
-      __m512 x[vectors];
+      vec::type x[vectors];
 #pragma GCC unroll 16
-      for (index_t v = 0; v < vectors; ++v) x[v] = _mm512_loadu_ps(s + v * lanes);
+      for (index_t v = 0; v < vectors; ++v) x[v] = vec::load(s + v * lanes);
 #pragma GCC unroll 16
       for (index_t r = 0; r < rows; ++r) {
-        const __m512 b = _mm512_set1_ps(w[r]);
+        const vec::type b = vec::broadcast(w + r);
 #pragma GCC unroll 16
-        for (index_t v = 0; v < vectors; ++v) a[r][v] = _mm512_fmadd_ps(b, x[v], a[r][v]);
+        for (index_t v = 0; v < vectors; ++v) a[r][v] = vec::fma(b, x[v], a[r][v]);
       }
     }
   }
 #pragma GCC unroll 16
   for (index_t r = 0; r < rows; ++r)
 #pragma GCC unroll 16
-    for (index_t v = 0; v < vectors; ++v) _mm512_storeu_ps(out + r * ostride + v * lanes, a[r][v]);
-}
-#elif defined(ATTNGAN_CONV_DIRECT)
-/// out[r·ostride + p] = Σ_c Σ_t w[(c·taps + t)·R + r] · in[c·cstride + off[t] + p], r < R, p < P.
-inline void block(const float* __restrict w, const float* __restrict in, index_t cstride, const index_t* off,
-                  index_t taps, index_t channels, float* __restrict out, index_t ostride) {
-  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
-  __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-  for (index_t c = 0; c < channels; ++c) {
-    const float* ic = in + c * cstride;
-    for (index_t t = 0; t < taps; ++t, w += rows) {
-      const float* s = ic + off[t];
-      const __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 8), x2 = _mm256_loadu_ps(s + 16);
-      __m256 b = _mm256_broadcast_ss(w);
-      a00 = _mm256_fmadd_ps(b, x0, a00);
-      a01 = _mm256_fmadd_ps(b, x1, a01);
-      a02 = _mm256_fmadd_ps(b, x2, a02);
-      b = _mm256_broadcast_ss(w + 1);
-      a10 = _mm256_fmadd_ps(b, x0, a10);
-      a11 = _mm256_fmadd_ps(b, x1, a11);
-      a12 = _mm256_fmadd_ps(b, x2, a12);
-      b = _mm256_broadcast_ss(w + 2);
-      a20 = _mm256_fmadd_ps(b, x0, a20);
-      a21 = _mm256_fmadd_ps(b, x1, a21);
-      a22 = _mm256_fmadd_ps(b, x2, a22);
-      b = _mm256_broadcast_ss(w + 3);
-      a30 = _mm256_fmadd_ps(b, x0, a30);
-      a31 = _mm256_fmadd_ps(b, x1, a31);
-      a32 = _mm256_fmadd_ps(b, x2, a32);
-    }
-  }
-  _mm256_storeu_ps(out, a00);
-  _mm256_storeu_ps(out + 8, a01);
-  _mm256_storeu_ps(out + 16, a02);
-  out += ostride;
-  _mm256_storeu_ps(out, a10);
-  _mm256_storeu_ps(out + 8, a11);
-  _mm256_storeu_ps(out + 16, a12);
-  out += ostride;
-  _mm256_storeu_ps(out, a20);
-  _mm256_storeu_ps(out + 8, a21);
-  _mm256_storeu_ps(out + 16, a22);
-  out += ostride;
-  _mm256_storeu_ps(out, a30);
-  _mm256_storeu_ps(out + 8, a31);
-  _mm256_storeu_ps(out + 16, a32);
+    for (index_t v = 0; v < vectors; ++v) vec::store(out + r * ostride + v * lanes, a[r][v]);
 }
 #endif
 

@@ -55,7 +55,7 @@ bool shifted_applies(const conv_geometry& g, index_t batch, index_t out_channels
   if (g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0)
     return false;
   if (batch * g.out_h * g.out_w < 16 * out_channels) return false;
-  return g.channels >= 4 || out_channels <= 16 || (direct::available<T> && direct::enabled());
+  return g.channels >= 4 || out_channels <= 16 || direct::active<T>();
 }
 
 template <class T>
@@ -90,7 +90,7 @@ struct shifted_conv {
     dplane = plane + g.kernel_w;
     const index_t per_row = (out_channels + g.channels) * wq;
     block = std::clamp(index_t(65536) / (per_row ? per_row : 1), index_t(1), g.out_h > 0 ? g.out_h : 1);
-    use_direct = direct::available<T> && direct::enabled();
+    use_direct = direct::active<T>();
     ext_p = direct::round_up(ext, direct::span);
     margin = ((g.kernel_h - 1) / g.stride_h) * wq + (g.kernel_w - 1) / g.stride_w;
     plane_p = direct::round_up(plane, direct::span);

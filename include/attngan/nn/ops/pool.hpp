@@ -190,10 +190,13 @@ struct bilinear_kernel {
     ah.taps(oh, h0, h1, lh);
     aw.taps(ow, w0, w1, lw);
     const T* p = x + plane * ah.in * aw.in;
-    out[i] = (T(1) - lh) * ((T(1) - lw) * p[h0 * aw.in + w0] + lw * p[h0 * aw.in + w1]) +
-             lh * ((T(1) - lw) * p[h1 * aw.in + w0] + lw * p[h1 * aw.in + w1]);
+    out[i] = mix(p + h0 * aw.in, p + h1 * aw.in, w0, w1, lh, lw);
   }
-  // Host: a run along an output row at a time, its plane and row taps found once; the same arithmetic.
+  /// The value between rows r0 and r1 (weight lh on r1) and columns w0 and w1 (weight lw on w1).
+  ATTNGAN_HD static T mix(const T* r0, const T* r1, index_t w0, index_t w1, T lh, T lw) {
+    return (T(1) - lh) * ((T(1) - lw) * r0[w0] + lw * r0[w1]) + lh * ((T(1) - lw) * r1[w0] + lw * r1[w1]);
+  }
+  // Host: a run along an output row at a time, its plane and row taps found once.
   void range(index_t begin, index_t end) const {
     for (index_t i = begin; i < end;) {
       const index_t ow0 = i % aw.out, row = i / aw.out, oh = row % ah.out, plane = row / ah.out;
@@ -207,7 +210,7 @@ struct bilinear_kernel {
         index_t w0, w1;
         T lw;
         aw.taps(ow0 + j, w0, w1, lw);
-        out[i + j] = (T(1) - lh) * ((T(1) - lw) * r0[w0] + lw * r0[w1]) + lh * ((T(1) - lw) * r1[w0] + lw * r1[w1]);
+        out[i + j] = mix(r0, r1, w0, w1, lh, lw);
       }
       i += len;
     }
